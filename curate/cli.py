@@ -1,0 +1,154 @@
+"""The `curate` command line. Heavy imports happen inside commands so `--help` stays instant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import CurateError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Curate instruction datasets with recipes; explore runs with SQL; export to the Hub.")
+
+
+def _fail(exc: CurateError) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(exc.exit_code)
+
+
+@app.command()
+def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the recipe's output.dir)"),
+        set_: List[str] = typer.Option([], "--set", help="override a recipe key: --set steps.0.with.min=5"),
+        fresh: bool = typer.Option(False, "--fresh", help="recompute every stage"),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or funnel")):
+    """Run RECIPE. The last line printed is the run directory."""
+    try:
+        from .recipe import Recipe
+        from .runner import Runner
+        rec = Recipe.load(recipe, set_)
+        run_dir = Runner(rec, out, fresh, progress=not quiet).run()
+        if not quiet:
+            from rich.console import Console
+            from .explore.funnel import funnel_table, load_manifest
+            Console(stderr=True).print(funnel_table(load_manifest(run_dir)))
+    except CurateError as exc:
+        _fail(exc)
+    typer.echo(str(run_dir))
+
+
+@app.command()
+def show(run_dir: Path = typer.Argument(..., metavar="RUN"),
+         format: str = typer.Option("table", "--format", help="table | csv | json")):
+    """Print the funnel of a run: per step in / kept / rejected / added and top reasons."""
+    try:
+        from .explore.funnel import funnel_rows, funnel_table, load_manifest
+        manifest = load_manifest(run_dir)
+        if format == "table":
+            from rich.console import Console
+            Console().print(funnel_table(manifest))
+        else:
+            import polars as pl
+            from .explore.output import print_frame
+            print_frame(pl.DataFrame(funnel_rows(manifest, top=10)), format)
+    except CurateError as exc:
+        _fail(exc)
+
+
+@app.command()
+def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
+        query: Optional[str] = typer.Argument(None, help="SQL; omitted: an interactive shell"),
+        format: str = typer.Option("table", "--format", help="table | csv | json")):
+    """Run DuckDB SQL (read-only) over a run's views: stage_NN_<step>, final, rejected, lineage."""
+    try:
+        import duckdb
+        from .explore.catalog import connect, views
+        from .explore.output import print_frame
+        con = connect(run_dir)
+        if query is None:
+            from .explore.shell import shell
+            shell(con, views(con))
+            return
+        try:
+            frame = con.sql(query).pl()
+        except duckdb.Error as exc:
+            typer.echo(f"error: {str(exc).splitlines()[0]}\nviews: {', '.join(views(con))}", err=True)
+            raise typer.Exit(2)
+        print_frame(frame, format)
+    except CurateError as exc:
+        _fail(exc)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., metavar="RUN"),
+           to: Path = typer.Option(..., "--to", help="folder to write the Hub layout into"),
+           format: str = typer.Option("parquet", "--format", help="parquet | alpaca | messages | sharegpt"),
+           hub: Optional[str] = typer.Option(None, "--hub", help="also push to this Hub dataset repo"),
+           split: str = typer.Option("train", "--split"),
+           license: Optional[str] = typer.Option(None, "--license", help="license for the dataset card")):
+    """Write the final dataset as Hub-ready shards plus a dataset card."""
+    try:
+        from .io.export import export as do_export
+        typer.echo(str(do_export(run_dir, to, format, split, hub, license)))
+    except CurateError as exc:
+        _fail(exc)
+
+
+@app.command()
+def steps(name: Optional[str] = typer.Argument(None, help="one step, in detail")):
+    """List registered steps and their config fields."""
+    from rich.console import Console
+    from rich.table import Table
+    from .steps import REGISTRY, step_class
+    console = Console()
+    try:
+        chosen = [step_class(name)] if name else [REGISTRY[k] for k in sorted(REGISTRY)]
+    except CurateError as exc:
+        _fail(exc)
+    for cls in chosen:
+        doc = " ".join((cls.__doc__ or "").split())
+        table = Table(title=f"{cls.name}  (v{cls.version}, scope: {cls.scope})", caption=doc,
+                      title_justify="left", caption_justify="left")
+        for col in ("field", "type", "default", "description"):
+            table.add_column(col)
+        for fname, f in cls.Config.model_fields.items():
+            default = "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
+            table.add_row(fname, _type_name(f.annotation), default, f.description or "")
+        console.print(table)
+
+
+def _type_name(ann) -> str:
+    text = getattr(ann, "__name__", None) if not getattr(ann, "__args__", None) else None
+    return text or str(ann).replace("typing.", "")
+
+
+@app.command()
+def formats():
+    """List readable formats (with detection hints) and writable formats."""
+    from rich.console import Console
+    from rich.table import Table
+    from .formats import FORMATS, WRITERS
+    table = Table(title="readers (`format:` in an input)", title_justify="left")
+    for col in ("format", "description", "example"):
+        table.add_column(col, overflow="fold")
+    for name, fmt in FORMATS.items():
+        table.add_row(name, fmt.description, fmt.example)
+    console = Console()
+    console.print(table)
+    console.print("Files: .json, .jsonl/.ndjson, .csv, .tsv (header or `header: false`), .parquet, "
+                  "no extension (sniffed as JSON), globs; `hub:` ids via datasets.")
+    console.print(f"writers (`curate export --format`): {', '.join(WRITERS)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Exploring runs: the DuckDB catalog, SQL, and the funnel."""

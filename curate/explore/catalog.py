@@ -1,0 +1,61 @@
+"""The DuckDB catalog of a run: views over its Parquet files, opened read-only.
+
+Views use paths relative to the run directory and each connection sets `file_search_path`
+to it, so a run directory can be moved or copied and still be queried.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+VIEW_NAME = re.compile(r"[^A-Za-z0-9_]")
+
+
+def view_name(stem: str) -> str:
+    """`01-dedup.exact` -> `stage_01_dedup_exact`."""
+    return "stage_" + VIEW_NAME.sub("_", stem)
+
+
+def build_catalog(run_dir: Path, stems: list[str]) -> Path:
+    import duckdb
+    path = run_dir / "catalog.duckdb"
+    tmp = run_dir / f"catalog.duckdb.tmp-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    con.execute(f"SET file_search_path = '{_quote(run_dir.resolve())}'")
+    for stem in stems:
+        con.execute(f"CREATE VIEW {view_name(stem)} AS SELECT * FROM read_parquet('stages/{stem}.parquet')")
+    con.execute("CREATE VIEW final AS SELECT * FROM read_parquet('final.parquet')")
+    con.execute("CREATE VIEW rejected AS SELECT * FROM read_parquet('rejected.parquet')")
+    parts = [f"SELECT id, unnest(parent_ids) AS parent_id, {i} AS stage, '{stem.split('-', 1)[1]}' AS step "
+             f"FROM read_parquet('stages/{stem}.parquet') WHERE parent_ids IS NOT NULL"
+             for i, stem in enumerate(stems)]
+    con.execute("CREATE VIEW lineage AS SELECT id, parent_id, min(stage) AS stage, arg_min(step, stage) AS step "
+                f"FROM ({' UNION ALL '.join(parts)}) GROUP BY id, parent_id")
+    con.close()
+    os.replace(tmp, path)
+    return path
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def connect(run_dir: str | Path):
+    """A read-only connection to the run's catalog."""
+    import duckdb
+    from ..errors import ConfigError
+    run_dir = Path(run_dir)
+    path = run_dir / "catalog.duckdb"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a finished curate run (no catalog.duckdb)")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute(f"SET file_search_path = '{_quote(run_dir.resolve())}'")
+    return con
+
+
+def views(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
+                                      "ORDER BY view_name").fetchall()]

@@ -1,0 +1,41 @@
+"""`curate show`: the funnel of a run, per step in / kept / rejected / added and top reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from ..errors import ConfigError
+
+
+def load_manifest(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file():
+        raise ConfigError(f"{run_dir} is not a finished curate run (no manifest.json)")
+    return orjson.loads(path.read_bytes())
+
+
+def funnel_rows(manifest: dict, top: int = 3) -> list[dict]:
+    rows = []
+    for st in manifest["stages"]:
+        reasons = list(st.get("reasons", {}).items())[:top]
+        rows.append({"stage": st["index"], "step": st["step"], "in": st["in"], "kept": st["kept"],
+                     "rejected": st["rejected"], "added": st["added"], "seconds": st["seconds"],
+                     "reused": st.get("reused", False),
+                     "top_reasons": ", ".join(f"{r} ({n})" for r, n in reasons)})
+    return rows
+
+
+def funnel_table(manifest: dict):
+    from rich.table import Table
+    table = Table(title=f"{manifest['recipe']['name']}  ·  {manifest['rows']['read']} read → "
+                        f"{manifest['rows']['final']} final, {manifest['rows']['rejected']} rejected")
+    for col, just in [("#", "right"), ("step", "left"), ("in", "right"), ("kept", "right"),
+                      ("rejected", "right"), ("added", "right"), ("s", "right"), ("top reasons", "left")]:
+        table.add_column(col, justify=just)
+    for r in funnel_rows(manifest):
+        table.add_row(str(r["stage"]), r["step"] + (" [dim](reused)[/dim]" if r["reused"] else ""),
+                      f"{r['in']:,}", f"{r['kept']:,}", f"{r['rejected']:,}", f"{r['added']:,}",
+                      f"{r['seconds']:.2f}", r["top_reasons"])
+    return table

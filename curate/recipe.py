@@ -1,0 +1,198 @@
+"""The recipe: a validated YAML (or Python) description of inputs, steps and output.
+
+Validation errors name the YAML line and key, and unknown step names or config keys list the
+valid ones, because a recipe is the first thing a new user writes and gets wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+
+class InputSpec(BaseModel):
+    """One source of records: local files (a path or glob) or a Hugging Face Hub dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: Optional[str] = Field(None, description="file or glob (relative to the working directory, "
+                                                  "then to the recipe's folder)")
+    hub: Optional[str] = Field(None, description="Hugging Face Hub dataset id (needs network)")
+    subset: Optional[str] = Field(None, description="Hub dataset configuration name")
+    split: str = Field("train", description="Hub split")
+    format: Optional[str] = Field(None, description="reader format; auto-detected when absent")
+    fields: dict[str, Union[str, int, None]] = Field(
+        default_factory=dict, description="canonical field -> raw field (an index for header-less CSV)")
+    source: Optional[str] = Field(None, description="`source` label; default: file stem or hub id")
+    task: Optional[str] = Field(None, description="`task` label; default: from the data, else empty")
+    limit: Optional[int] = Field(None, ge=1, description="take only the first N records")
+    sample: Optional[float] = Field(None, gt=0, description="random subset: a fraction (<1) or a count (>=1)")
+    header: bool = Field(True, description="CSV/TSV: first row is a header")
+    keep: list[str] = Field(default_factory=list, description="extra raw fields to keep as columns")
+    on_error: Literal["stop", "quarantine"] = Field(
+        "stop", description="bad rows: stop with an error, or put them in the rejected ledger")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "InputSpec":
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of `path` or `hub`")
+        return self
+
+
+class StepUse(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    use: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+
+
+class OutputSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dir: str = "runs"
+    license: Optional[str] = Field(None, description="license written into the exported dataset card")
+
+
+class Recipe(BaseModel):
+    """A recipe. `Recipe.load(path)` reads YAML; `Recipe(name=..., inputs=[...], steps=[...])`
+    builds the same thing in Python."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    inputs: list[InputSpec] = Field(min_length=1)
+    steps: list[StepUse] = Field(default_factory=list)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    batch_size: int = Field(50_000, ge=1, description="records per batch streamed through each step")
+    base_dir: Optional[str] = Field(None, exclude=True, description="folder of the recipe file")
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] | None = None) -> "Recipe":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"recipe file not found: {path}")
+        text = path.read_text(encoding="utf-8")
+        return cls.from_yaml(text, str(path), overrides, base_dir=str(path.resolve().parent))
+
+    @classmethod
+    def from_yaml(cls, text: str, filename: str = "<recipe>", overrides: list[str] | None = None,
+                  base_dir: str | None = None) -> "Recipe":
+        try:
+            node = yaml.compose(text)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{filename}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{filename}: a recipe is a mapping with name, inputs, steps")
+        for item in overrides or []:
+            apply_override(data, item)
+        return cls.from_dict(data, filename, node, base_dir)
+
+    @classmethod
+    def from_dict(cls, data: dict, filename: str = "<recipe>", node: Any = None,
+                  base_dir: str | None = None) -> "Recipe":
+        try:
+            recipe = cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation(exc, filename, node)) from None
+        recipe.base_dir = base_dir
+        from .steps import validate_step_configs
+        validate_step_configs(recipe, filename, node)
+        return recipe
+
+    def resolved(self) -> dict:
+        """The recipe with every default filled in, as recorded in the manifest."""
+        from .steps import build_config
+        out = self.model_dump(mode="json", by_alias=True, exclude={"base_dir"})
+        for use, step in zip(self.steps, out["steps"]):
+            step["with"] = build_config(use.use, use.with_).model_dump(mode="json")
+        return out
+
+
+def line_of(node: Any, loc: tuple) -> int | None:
+    """1-based YAML line of the deepest key of `loc` that exists in the composed node tree."""
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part or (part == "with_" and key.value == "with"):
+                    line, node = key.start_mark.line + 1, value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        part = "with" if part == "with_" else part
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def where(filename: str, node: Any, loc: tuple) -> str:
+    line = line_of(node, loc) if node is not None else None
+    return f"{filename}:{line}" if line else filename
+
+
+def format_validation(exc: ValidationError, filename: str, node: Any) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            valid = ", ".join(model.model_fields) if model else ""
+            msg = f"unknown key '{loc[-1]}'" + (f"; valid keys: {valid}" if valid else "")
+        lines.append(f"{where(filename, node, loc)}: {dotted(loc) or 'recipe'}: {msg}")
+    return "invalid recipe:\n  " + "\n  ".join(lines)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: Any = Recipe
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        model = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def apply_override(data: dict, item: str) -> None:
+    """`--set steps.1.with.expr="length(response) > 5"`: dotted path, YAML-typed value."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw) if raw else ""
+    parts = key.split(".")
+    target: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(target, list):
+            if not part.isdigit() or int(part) >= len(target):
+                raise ConfigError(f"--set {key}: '{part}' is not an index of a list of {len(target)}")
+            if last:
+                target[int(part)] = value
+            else:
+                target = target[int(part)]
+        elif isinstance(target, dict):
+            if last:
+                target[part] = value
+            else:
+                target = target.setdefault(part, {})
+        else:
+            raise ConfigError(f"--set {key}: '{'.'.join(parts[:i])}' is not a mapping or list")

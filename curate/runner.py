@@ -1,0 +1,298 @@
+"""Run a recipe: stages, fingerprints, resume, the rejected ledger, the manifest, the catalog.
+
+    runs/<recipe>-<fingerprint>/
+      stages/NN-<step>.parquet           records after stage NN
+      stages/NN-<step>.rejected.parquet  what stage NN rejected (id, stage, step, reason, detail, origin)
+      stages/NN-<step>.json              stage metadata, written last: its presence marks the stage done
+      final.parquet, rejected.parquet, manifest.json, catalog.duckdb
+
+A stage is reused when its metadata exists with the same fingerprint, in this run directory or in
+a sibling run under the same output folder. Every file is written under a temporary name and
+renamed when complete, so a run killed at any moment resumes from its last finished stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import polars as pl
+import pyarrow.parquet as pq
+
+from . import __version__
+from .engines.local import LEDGER_OUT_SCHEMA, StageCounts, ledger_frame, run_step
+from .engines.parquet_out import ParquetOut, tmp_name
+from .errors import InvariantError
+from .fingerprint import digest, file_digest
+from .io.files import resolve_files
+from .io.sources import InputReader
+from .progress import Progress
+from .recipe import Recipe
+from .records import SCHEMA
+from .steps import Context, build_config, step_class
+
+READ_VERSION = "1"
+LIBRARIES = ["polars", "pyarrow", "duckdb", "pydantic", "ftfy", "orjson"]
+
+
+@dataclass
+class Stage:
+    index: int
+    step: str
+    fingerprint: str
+
+    @property
+    def stem(self) -> str:
+        return f"{self.index:02d}-{self.step}"
+
+
+def stage_paths(run_dir: Path, stem: str) -> tuple[Path, Path, Path]:
+    d = run_dir / "stages"
+    return d / f"{stem}.parquet", d / f"{stem}.rejected.parquet", d / f"{stem}.json"
+
+
+def rows(path: Path) -> int:
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def write_json(path: Path, obj: dict) -> None:
+    tmp = tmp_name(path)
+    tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    os.replace(tmp, path)
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"curate": __version__, "python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def input_fingerprint(recipe: Recipe) -> str:
+    parts = [READ_VERSION, recipe.seed, recipe.batch_size]
+    for spec in recipe.inputs:
+        parts.append(spec.model_dump(mode="json"))
+        if spec.path:
+            files = resolve_files(spec.path, recipe.base_dir, "inputs")
+            parts.append([[f.name, f.stat().st_size, file_digest(f)] for f in files])
+    return digest(*parts)
+
+
+class Runner:
+    def __init__(self, recipe: Recipe, out: str | Path | None = None, fresh: bool = False,
+                 progress: bool = True):
+        self.recipe = recipe
+        self.fresh = fresh
+        self.out_root = Path(out or recipe.output.dir)
+        self.progress = Progress(enabled=progress)
+        self.stages = self._plan()
+        self.run_dir = self.out_root / f"{recipe.name}-{self.stages[-1].fingerprint[:12]}"
+
+    def _plan(self) -> list[Stage]:
+        stages = [Stage(0, "read", input_fingerprint(self.recipe))]
+        for i, use in enumerate(self.recipe.steps, 1):
+            cls = step_class(use.use)
+            config = build_config(use.use, use.with_).model_dump(mode="json")
+            stages.append(Stage(i, use.use, digest(stages[-1].fingerprint, use.use, cls.version, config,
+                                                   self.recipe.seed, self.recipe.batch_size)))
+        return stages
+
+    # -- reuse ------------------------------------------------------------------------------
+    def _reusable(self, stage: Stage) -> dict | None:
+        if self.fresh:
+            return None
+        candidates = [self.run_dir] + sorted(p for p in self.out_root.glob("*/") if p != self.run_dir)
+        for run in candidates:
+            data, rejected, meta = stage_paths(run, stage.stem)
+            if not (meta.is_file() and data.is_file() and rejected.is_file()):
+                continue
+            info = orjson.loads(meta.read_bytes())
+            if info.get("fingerprint") != stage.fingerprint:
+                continue
+            if run != self.run_dir:
+                for src, dst in zip((data, rejected, meta), stage_paths(self.run_dir, stage.stem)):
+                    _link_or_copy(src, dst)
+            return info
+        return None
+
+    # -- stages -----------------------------------------------------------------------------
+    def _read_stage(self, stage: Stage, out: ParquetOut, rejected: ParquetOut) -> tuple[StageCounts, dict]:
+        counts = StageCounts()
+        inputs = []
+        task = self.progress.task("read", total=None)
+        for i, spec in enumerate(self.recipe.inputs):
+            reader = InputReader(spec, i, self.recipe.base_dir, self.recipe.seed, self.recipe.batch_size)
+            for frame, bad in reader.batches():
+                out.write(frame)
+                if bad:
+                    ledger = pl.DataFrame(bad, schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8,
+                                                       "origin": pl.Utf8})
+                    rejected.write(ledger_frame(ledger, 0, "read"))
+                    counts.reasons.update(ledger["reason"].to_list())
+                counts.kept += frame.height
+                counts.rejected += len(bad)
+                self.progress.advance(task, frame.height + len(bad))
+            st = reader.stats
+            inputs.append({"spec": spec.model_dump(mode="json", exclude_defaults=True), "files": st.files,
+                           "formats": st.formats, "seen": st.seen, "taken": st.taken, "quarantined": st.bad})
+        counts.rows_in = counts.kept + counts.rejected
+        self.progress.done(task)
+        return counts, {"inputs": inputs}
+
+    def _step_stage(self, stage: Stage, prev: Path, out: ParquetOut, rejected: ParquetOut) -> StageCounts:
+        use = self.recipe.steps[stage.index - 1]
+        cls = step_class(use.use)
+        ctx = Context(seed=self.recipe.seed, stage=stage.index, cache_dir=str(self.run_dir / "cache"))
+        step = cls(build_config(use.use, use.with_), ctx)
+        task = self.progress.task(stage.step, total=rows(prev))
+        counts = run_step(step, prev, out, rejected, stage.index, self.recipe.batch_size,
+                          lambda n: self.progress.advance(task, n))
+        self.progress.done(task)
+        return counts
+
+    def _run_stage(self, stage: Stage, prev: Path | None) -> dict:
+        data, rej, meta = stage_paths(self.run_dir, stage.stem)
+        out = ParquetOut(data, SCHEMA)
+        rejected = ParquetOut(rej, LEDGER_OUT_SCHEMA)
+        start = time.perf_counter()
+        try:
+            if prev is None:
+                counts, extra = self._read_stage(stage, out, rejected)
+            else:
+                counts, extra = self._step_stage(stage, prev, out, rejected), {}
+            out.close()
+            rejected.close()
+        except BaseException:
+            out.abort()
+            rejected.abort()
+            raise
+        info = {"index": stage.index, "step": stage.step, "fingerprint": stage.fingerprint,
+                "in": counts.rows_in, "kept": counts.kept, "rejected": counts.rejected, "added": counts.added,
+                "reasons": dict(counts.reasons.most_common()), "stats": dict(counts.stats),
+                "seconds": round(time.perf_counter() - start, 3), **extra}
+        write_json(meta, info)
+        return info
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self) -> Path:
+        started = time.time()
+        (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
+        for stale in self.run_dir.rglob("*.tmp-*"):
+            stale.unlink() if stale.is_file() else shutil.rmtree(stale, ignore_errors=True)
+        if self.fresh:
+            for old in (self.run_dir / "stages").glob("*"):
+                old.unlink()
+        infos = []
+        prev = None
+        with self.progress:
+            for stage in self.stages:
+                info = self._reusable(stage)
+                if info is not None:
+                    info["reused"] = True
+                    self.progress.note(f"{stage.stem}: reused ({info['kept'] + info['added']} records)")
+                else:
+                    info = self._run_stage(stage, prev)
+                    info["reused"] = False
+                infos.append(info)
+                prev = stage_paths(self.run_dir, stage.stem)[0]
+        self._finish(infos, started)
+        return self.run_dir
+
+    def _finish(self, infos: list[dict], started: float) -> None:
+        check_accounting(self.run_dir, self.stages, infos)
+        last = stage_paths(self.run_dir, self.stages[-1].stem)[0]
+        final = self.run_dir / "final.parquet"
+        _link_or_copy(last, final)
+        ledgers = [pl.scan_parquet(stage_paths(self.run_dir, s.stem)[1]) for s in self.stages]
+        rejected = self.run_dir / "rejected.parquet"
+        tmp = tmp_name(rejected)
+        pl.concat(ledgers).collect().write_parquet(tmp, compression="zstd")
+        os.replace(tmp, rejected)
+        from .explore.catalog import build_catalog
+        build_catalog(self.run_dir, [s.stem for s in self.stages])
+        read = infos[0]
+        manifest = {
+            "recipe": self.recipe.resolved(), "seed": self.recipe.seed, "versions": library_versions(),
+            "run_dir": str(self.run_dir), "fingerprint": self.stages[-1].fingerprint,
+            "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.time() - started, 3), "inputs": read.get("inputs", []),
+            "stages": [{k: v for k, v in info.items() if k != "inputs"} for info in infos],
+            "rows": {"read": read["in"], "final": rows(final), "rejected": rows(rejected)},
+            "command": " ".join(sys.argv),
+        }
+        write_json(self.run_dir / "manifest.json", manifest)
+
+
+def check_accounting(run_dir: Path, stages: list[Stage], infos: list[dict]) -> None:
+    """For every stage: in = kept + rejected, and the files hold exactly those counts."""
+    problems = []
+    prev_rows = None
+    for stage, info in zip(stages, infos):
+        data, rej, _ = stage_paths(run_dir, stage.stem)
+        n_out, n_rej = rows(data), rows(rej)
+        n_in = info["in"] if prev_rows is None else prev_rows
+        if info["in"] != n_in:
+            problems.append(f"{stage.stem}: recorded in={info['in']} but the previous stage holds {n_in}")
+        if n_in != info["kept"] + info["rejected"]:
+            problems.append(f"{stage.stem}: in {n_in} != kept {info['kept']} + rejected {info['rejected']}")
+        if n_out != info["kept"] + info["added"]:
+            problems.append(f"{stage.stem}: file holds {n_out} rows, expected kept+added "
+                            f"{info['kept'] + info['added']}")
+        if n_rej != info["rejected"]:
+            problems.append(f"{stage.stem}: ledger holds {n_rej} rows, expected {info['rejected']}")
+        prev_rows = n_out
+    if problems:
+        raise InvariantError("row accounting failed:\n  " + "\n  ".join(problems))
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    tmp = tmp_name(dst)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def run(recipe: Recipe | str | Path, out: str | Path | None = None, fresh: bool = False,
+        overrides: list[str] | None = None, progress: bool = False) -> "RunResult":
+    """Python API: run a recipe (object or YAML path) and return its `RunResult`."""
+    if not isinstance(recipe, Recipe):
+        recipe = Recipe.load(recipe, overrides)
+    run_dir = Runner(recipe, out, fresh, progress).run()
+    return RunResult(run_dir)
+
+
+class RunResult:
+    """A finished run directory, with helpers for Python users."""
+
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir)
+
+    @property
+    def manifest(self) -> dict:
+        return orjson.loads((self.dir / "manifest.json").read_bytes())
+
+    def final(self) -> pl.DataFrame:
+        return pl.read_parquet(self.dir / "final.parquet")
+
+    def rejected(self) -> pl.DataFrame:
+        return pl.read_parquet(self.dir / "rejected.parquet")
+
+    def sql(self, query: str) -> pl.DataFrame:
+        from .explore.catalog import connect
+        return connect(self.dir).sql(query).pl()
+
+    def __repr__(self) -> str:
+        return f"RunResult({str(self.dir)!r})"

@@ -1,0 +1,86 @@
+"""What a step is: a typed config and one method over a batch of records.
+
+Steps never import an engine and never reach into the runner. A step that must see the whole
+dataset first (sampling, global selection) sets `scope = "dataset"` and gets a lazy scan in
+`fit`; every step then sees batches in order through `apply`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+LEDGER_SCHEMA = {"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8, "origin": pl.Utf8}
+
+
+class StepConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Context:
+    """What a step may know about the run: the seed, a folder for caches, the stage number."""
+
+    seed: int = 0
+    stage: int = 0
+    cache_dir: str | None = None
+
+
+@dataclass
+class Result:
+    """Output of one batch: rows kept, rows rejected (with reason), rows added (with parent_ids)."""
+
+    kept: pl.DataFrame
+    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEDGER_SCHEMA))
+    added: pl.DataFrame | None = None
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def rejected_rows(frame: pl.DataFrame, reason: str | pl.Expr, detail: str | pl.Expr) -> pl.DataFrame:
+    """Ledger rows for `frame`: id, reason, detail, origin."""
+    reason = pl.lit(reason) if isinstance(reason, str) else reason
+    detail = pl.lit(detail) if isinstance(detail, str) else detail
+    return frame.select(pl.col("id"), reason.cast(pl.Utf8).alias("reason"),
+                        detail.cast(pl.Utf8).alias("detail"), pl.col("origin"))
+
+
+def split(batch: pl.DataFrame, keep: pl.Series | pl.Expr, reason: str | pl.Expr,
+          detail: str | pl.Expr) -> Result:
+    """Split a batch by a boolean mask: True rows are kept, the others go to the ledger."""
+    mask = keep if isinstance(keep, pl.Series) else batch.select(keep.alias("_keep")).to_series()
+    mask = mask.fill_null(False)
+    return Result(kept=batch.filter(mask), rejected=rejected_rows(batch.filter(~mask), reason, detail))
+
+
+class Step:
+    """Base class. Subclasses set `name`, `Config`, and implement `apply` (and `fit` if
+    `scope == "dataset"`). The docstring of a subclass is its user documentation."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    scope: ClassVar[str] = "batch"  # or "dataset"
+    Config: ClassVar[type[StepConfig]] = StepConfig
+
+    def __init__(self, config: StepConfig, ctx: Context):
+        self.config = config
+        self.ctx = ctx
+
+    def fit(self, data: pl.LazyFrame) -> None:
+        """Called once with a lazy scan of the whole input when scope == "dataset"."""
+
+    def apply(self, batch: pl.DataFrame) -> Result:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Step]] = {}
+
+
+def register(name: str):
+    def deco(cls: type[Step]) -> type[Step]:
+        cls.name = name
+        REGISTRY[name] = cls
+        return cls
+    return deco

@@ -1,0 +1,56 @@
+"""`select.mix`: mix groups (sources by default) in given ratios, without upsampling."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import polars as pl
+from pydantic import Field, field_validator
+
+from .base import Result, Step, StepConfig, register, split
+from .hash_rank import group_counts, keep_mask, thresholds
+
+
+@register("select.mix")
+class Mix(Step):
+    """Keep records so that groups of `by` (default `source`) appear in `ratios` (normalized to sum
+    to 1). `total` sets the mixture size; without it, the largest mixture that needs no group
+    repeated is built. Groups not named in `ratios` are dropped (`not_in_mix`), surplus records go
+    to the ledger as `over_ratio`. Counts per group are in the manifest stats."""
+
+    scope = "dataset"
+
+    class Config(StepConfig):
+        ratios: dict[str, float] = Field(description="group value -> weight, e.g. {alpaca: 0.7, lima: 0.3}")
+        by: str = Field("source", description="column whose values the ratios name")
+        total: Optional[int] = Field(None, ge=1, description="size of the mixture (capped by availability)")
+        seed: Optional[int] = Field(None, description="overrides the recipe seed")
+
+        @field_validator("ratios")
+        @classmethod
+        def _positive(cls, v):
+            if not v or any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+                raise ValueError("ratios need at least one positive weight and no negative ones")
+            return v
+
+    def fit(self, data: pl.LazyFrame) -> None:
+        cfg = self.config
+        counts = group_counts(data, cfg.by)
+        weights = {g: w / sum(cfg.ratios.values()) for g, w in cfg.ratios.items() if w > 0}
+        feasible = min(counts.get(g, 0) / w for g, w in weights.items())
+        total = min(cfg.total, feasible) if cfg.total else feasible
+        self.want = {g: int(round(total * w)) for g, w in weights.items()}
+        self.want = {g: min(k, counts.get(g, 0)) for g, k in self.want.items()}
+        self.seed = self.ctx.seed if cfg.seed is None else cfg.seed
+        self.limits = thresholds(data, cfg.by, self.want, self.seed)
+        self.limits = {g: self.limits.get(g) for g in counts}
+
+    def apply(self, batch: pl.DataFrame) -> Result:
+        cfg = self.config
+        mask = keep_mask(batch, cfg.by, self.limits, self.seed)
+        named = batch[cfg.by].is_in(list(cfg.ratios))
+        reason = pl.when(pl.col(cfg.by).is_in(list(cfg.ratios))).then(pl.lit("over_ratio")).otherwise(
+            pl.lit("not_in_mix"))
+        res = split(batch, mask & named, reason, pl.format(f"{cfg.by}={{}}", pl.col(cfg.by)))
+        res.stats = {f"kept_{g}": int((mask & (batch[cfg.by] == g)).sum()) for g in cfg.ratios}
+        return res

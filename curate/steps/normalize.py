@@ -1,0 +1,72 @@
+"""`normalize.text`: repair broken Unicode (ftfy), apply a Unicode normal form and tidy whitespace.
+
+ftfy is slow, so it runs only on texts that could change: a text made of printable ASCII, tabs
+and newlines, without '&', is left exactly as ftfy would leave it (tests check this parity).
+Leading indentation is kept because instruction data is full of code.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Literal
+
+import polars as pl
+from pydantic import Field
+
+from .base import Result, Step, StepConfig, register
+
+NEEDS_FTFY = r"[^\t\n\x20-\x7e]|&"
+ODD_SPACES = r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
+ZERO_WIDTH = r"[\u200b\u200c\u200d\u2060\ufeff]"
+
+
+@register("normalize.text")
+class NormalizeText(Step):
+    """Fix mojibake and broken Unicode with ftfy, normalize to NFC (or NFKC), replace odd spaces,
+    drop zero-width characters, strip trailing spaces on each line, squeeze 3+ blank lines to one
+    blank line and trim both ends. Never rejects a record; `stats.changed` counts changed texts."""
+
+    class Config(StepConfig):
+        fields: list[str] = Field(["instruction", "context", "response", "system"],
+                                  description="text columns to normalize")
+        fix_unicode: bool = Field(True, description="run ftfy.fix_text where it can change something")
+        unicode_form: Literal["NFC", "NFKC"] = Field("NFC", description="Unicode normal form")
+        whitespace: bool = Field(True, description="tidy whitespace (keeps indentation)")
+        collapse_spaces: bool = Field(False, description="also squeeze runs of spaces inside lines")
+
+    def _fix(self, col: pl.Series) -> pl.Series:
+        """Unicode repair on the texts that could change (non-ASCII, '&' or control characters)."""
+        form = self.config.unicode_form
+        if self.config.fix_unicode:
+            import ftfy
+            fix = lambda t: ftfy.fix_text(t, normalization=form)  # noqa: E731
+        else:
+            fix = lambda t: unicodedata.normalize(form, t)  # noqa: E731
+        needs = col.str.contains(NEEDS_FTFY).fill_null(False)
+        if not needs.any():
+            return col
+        values = col.to_list()
+        for i in needs.arg_true().to_list():
+            values[i] = fix(values[i])
+        return pl.Series(col.name, values, dtype=pl.Utf8)
+
+    def _space(self, expr: pl.Expr) -> pl.Expr:
+        expr = (expr.str.replace_all(ODD_SPACES, " ").str.replace_all(ZERO_WIDTH, "")
+                .str.replace_all(r"\r\n?", "\n").str.replace_all(r"[ \t]+\n", "\n"))
+        if self.config.collapse_spaces:
+            expr = expr.str.replace_all(r"(\S) {2,}", "$1 ")
+        return expr.str.replace_all(r"\n{3,}", "\n\n").str.strip_chars()
+
+    def apply(self, batch: pl.DataFrame) -> Result:
+        changed = 0
+        updates = []
+        for name in self.config.fields:
+            if name not in batch.columns:
+                continue
+            before = batch[name]
+            after = self._fix(before)
+            if self.config.whitespace:
+                after = pl.select(self._space(pl.lit(after))).to_series().alias(name)
+            changed += int((before != after).fill_null(False).sum())
+            updates.append(after)
+        return Result(kept=batch.with_columns(updates), stats={"changed": changed})

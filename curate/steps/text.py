@@ -1,0 +1,38 @@
+"""Shared text helpers for steps: which text a step looks at, and how it is normalized for keys."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..records import TEXT_FIELDS
+
+
+def history_text() -> pl.Expr:
+    return pl.col("history").list.eval(pl.element().struct.field("content")).list.join("\n")
+
+
+def field_text(name: str) -> pl.Expr:
+    """A column as text; `text` means instruction, context, response and history together."""
+    if name == "text":
+        return pl.concat_str([pl.col(c) for c in ("instruction", "context", "response")] + [history_text()],
+                             separator="\n", ignore_nulls=True)
+    if name == "history":
+        return history_text()
+    return pl.col(name).cast(pl.Utf8)
+
+
+def key_text(fields: list[str], casefold: bool = True, ignore_punctuation: bool = False) -> pl.Expr:
+    """One comparison string per record: chosen fields, whitespace-squeezed, optionally casefolded
+    and without punctuation. Fields are joined with a separator that cannot occur in text."""
+    parts = []
+    for name in fields:
+        expr = field_text(name).fill_null("\x00")
+        if casefold:
+            expr = expr.str.to_lowercase()
+        if ignore_punctuation:
+            expr = expr.str.replace_all(r"[\p{P}\p{S}]", "")
+        parts.append(expr.str.replace_all(r"\s+", " ").str.strip_chars())
+    return pl.concat_str(parts, separator="\x1f")
+
+
+__all__ = ["TEXT_FIELDS", "field_text", "key_text", "history_text"]
