@@ -10,7 +10,7 @@ from ..errors import DataError
 from .base import FORMATS
 
 DETECTION_ORDER = ["sharegpt", "messages", "squad", "super_ni", "instruction_induction", "self_instruct",
-                   "lima", "alpaca", "dolly", "prompt_completion", "qa", "prompts"]
+                   "curate", "lima", "alpaca", "dolly", "prompt_completion", "qa", "prompts"]
 
 
 def detect_format(keys: set[str], where: str) -> str:

@@ -20,7 +20,7 @@ def map_flat(obj: dict, mapping: Mapping, options: dict) -> list[dict]:
         "instruction": text_value(obj, mapping["instruction"], "instruction", True),
         "response": text_value(obj, mapping["response"], "response", True) if needs_response else "",
     }
-    for name in ("context", "system", "task"):
+    for name in ("context", "system", "task", "source"):
         raw = mapping.get(name)
         rec[name] = text_value(obj, raw, name, False) if raw is not None else None
     if mapping.get("history") is not None:
@@ -45,6 +45,11 @@ _flat("alpaca", "Alpaca / BBH / CoI: instruction, input, output (+ optional syst
        "system": "system", "history": "history"},
       lambda k: {"instruction", "output"} <= k,
       '{"instruction": "...", "input": "...", "output": "..."}')
+_flat("curate", "curate's own records (a run's final.parquet, an exported dataset)",
+      {"instruction": "instruction", "context": "context", "response": "response", "system": "system",
+       "history": "history", "task": "task", "source": "source"},
+      lambda k: {"instruction", "context", "response", "system", "history"} <= k,
+      '{"id": "...", "instruction": "...", "context": null, "response": "...", "history": null, ...}')
 _flat("lima", "LIMA / LLaMA-Factory multi-turn: instruction, input, output, history pairs",
       {"instruction": "instruction", "context": "input", "response": "output",
        "system": "system", "history": "history"},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -41,10 +42,11 @@ def resolve_files(pattern: str, base_dir: str | None, where: str) -> list[Path]:
 
 
 def display(path: Path) -> str:
+    """A short, readable name for messages and origins: relative to the working directory."""
     try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+        return os.path.relpath(path.resolve(), Path.cwd())
+    except ValueError:  # another drive on Windows
+        return str(path.resolve())
 
 
 def _utf8_error(data: bytes, exc: UnicodeDecodeError, name: str, first_line: int = 1) -> str:

@@ -96,7 +96,7 @@ class InputReader:
                 continue
             for k, rec in enumerate(records):
                 rec["origin"] = loc if len(records) == 1 and not fmt.whole_file else f"{loc}#{k}"
-                rec["source"] = _label(spec.source, stem, stem)
+                rec["source"] = _label(spec.source, stem, rec.get("source") or stem)
                 rec["task"] = _label(spec.task, stem, rec.get("task")) or ""
                 for extra in spec.keep:
                     rec[extra] = obj.get(extra)

@@ -1,0 +1,53 @@
+"""Shared helpers: write small input files, run recipes in-process, call the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from curate.cli import app
+from curate.recipe import Recipe
+from curate.runner import RunResult, Runner
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def alpaca(i: int, **extra) -> dict:
+    return {"instruction": f"Question number {i}: what is {i} plus {i}?", "input": "",
+            "output": f"The answer is {2 * i}, because {i} + {i} = {2 * i}.", **extra}
+
+
+def run_recipe(tmp_path: Path, inputs: list[dict], steps: list[dict] | None = None, **kw) -> RunResult:
+    recipe = Recipe(name=kw.pop("name", "t"), inputs=inputs, steps=steps or [], **kw)
+    return RunResult(Runner(recipe, tmp_path / "runs", progress=False).run())
+
+
+def final(result: RunResult) -> pl.DataFrame:
+    return result.final()
+
+
+@pytest.fixture
+def cli():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+    return invoke
+
+
+@pytest.fixture(autouse=True)
+def _cwd(tmp_path, monkeypatch):
+    """Tests run from a temporary folder so relative paths and runs/ never touch the repo."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CURATE_CACHE", os.environ.get("CURATE_CACHE", str(Path.home() / ".cache" / "curate")))
