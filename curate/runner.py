@@ -81,10 +81,10 @@ def library_versions() -> dict[str, str]:
 
 def input_fingerprint(recipe: Recipe) -> str:
     parts = [READ_VERSION, recipe.seed, recipe.batch_size]
-    for spec in recipe.inputs:
+    for i, spec in enumerate(recipe.inputs):
         parts.append(spec.model_dump(mode="json"))
         if spec.path:
-            files = resolve_files(spec.path, recipe.base_dir, "inputs")
+            files = resolve_files(spec.path, recipe.base_dir, f"inputs[{i}].path")
             parts.append([[f.name, f.stat().st_size, file_digest(f)] for f in files])
     return digest(*parts)
 

@@ -1,0 +1,115 @@
+"""SQL over every view (read-only), the funnel, and Hub-layout export loaded back by datasets."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import datasets
+import polars as pl
+import pytest
+
+from conftest import alpaca, run_recipe, write_jsonl
+
+STEPS = [{"use": "dedup.exact"}, {"use": "filter.where", "with": {"expr": "instruction NOT LIKE '%3%'"}}]
+
+
+@pytest.fixture
+def finished(tmp_path):
+    write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(40)] + [alpaca(1), alpaca(2)])
+    return run_recipe(tmp_path, [{"path": "in.jsonl", "source": "demo"}], STEPS)
+
+
+def test_sql_over_each_view(finished, cli):
+    expected = {"stage_00_read": 42, "stage_01_dedup_exact": 40, "stage_02_filter_where": 27, "final": 27,
+                "rejected": 15, "lineage": 0}
+    for view, n in expected.items():
+        res = cli("sql", finished.dir, f"SELECT count(*) AS n FROM {view}", "--format", "csv")
+        assert res.exit_code == 0, res.output
+        assert res.output.strip().splitlines() == ["n", str(n)], view
+    res = cli("sql", finished.dir, "SELECT step, reason, count(*) AS n FROM rejected GROUP BY ALL ORDER BY n",
+              "--format", "json")
+    assert [json.loads(line) for line in res.output.strip().splitlines()] == [
+        {"step": "dedup.exact", "reason": "exact_duplicate", "n": 2},
+        {"step": "filter.where", "reason": "where_false", "n": 13}]
+
+
+def test_sql_is_read_only_and_survives_moving_the_run(finished, cli, tmp_path):
+    res = cli("sql", finished.dir, "CREATE TABLE x AS SELECT 1")
+    assert res.exit_code == 2 and "read-only" in res.output.lower()
+    moved = tmp_path / "moved"
+    shutil.copytree(finished.dir, moved)
+    shutil.rmtree(finished.dir)
+    res = cli("sql", moved, "SELECT count(*) AS n FROM final", "--format", "csv")
+    assert res.output.strip().splitlines() == ["n", "27"]
+
+
+def test_sql_error_lists_views(finished, cli):
+    res = cli("sql", finished.dir, "SELECT * FROM nope")
+    assert res.exit_code == 2 and "stage_01_dedup_exact" in res.output
+
+
+def test_sql_table_output_and_python_api(finished, cli):
+    res = cli("sql", finished.dir, "SELECT instruction FROM final ORDER BY instruction LIMIT 2")
+    assert res.exit_code == 0 and "Question number 0" in res.output
+    assert finished.sql("SELECT count(*) FROM final").item() == 27
+
+
+def test_show_prints_the_funnel(finished, cli):
+    res = cli("show", finished.dir)
+    assert res.exit_code == 0
+    for text in ["dedup.exact", "filter.where", "exact_duplicate (2)", "where_false (13)", "42 read"]:
+        assert text in res.output
+    rows = [json.loads(line) for line in cli("show", finished.dir, "--format", "json").output.splitlines()]
+    assert [(r["step"], r["in"], r["kept"], r["rejected"]) for r in rows] == [
+        ("read", 42, 42, 0), ("dedup.exact", 42, 40, 2), ("filter.where", 40, 27, 13)]
+
+
+def test_export_hub_layout_loads_back_identically(finished, cli, tmp_path):
+    res = cli("export", finished.dir, "--to", tmp_path / "ds", "--license", "apache-2.0")
+    assert res.exit_code == 0, res.output
+    shards = sorted(p.name for p in (tmp_path / "ds" / "data").iterdir())
+    assert shards == ["train-00000-of-00001.parquet"]
+    card = (tmp_path / "ds" / "README.md").read_text()
+    header = card.split("---")[1]
+    for text in ["license: apache-2.0", "task_categories", "n<1K", "configs", "data/train-*"]:
+        assert text in header
+    for text in ["filter.where", "where_false (13)", "in.jsonl", "Versions:", "name: t"]:
+        assert text in card
+    loaded = datasets.load_dataset(str(tmp_path / "ds"), split="train")
+    assert loaded.to_polars().equals(finished.final())
+
+
+def test_export_shards_and_jsonl_formats(finished, tmp_path):
+    from curate.io.export import export
+    export(finished.dir, tmp_path / "sharded", shard_mb=0.001)
+    shards = sorted(p.name for p in (tmp_path / "sharded" / "data").iterdir())
+    assert len(shards) > 1 and shards[0].endswith(f"-of-{len(shards):05d}.parquet")
+    loaded = datasets.load_dataset(str(tmp_path / "sharded"), split="train").to_polars()
+    assert loaded.equals(finished.final())
+    for fmt, key in [("alpaca", "instruction"), ("messages", "messages"), ("sharegpt", "conversations")]:
+        export(finished.dir, tmp_path / fmt, fmt=fmt)
+        lines = (tmp_path / fmt / "data" / "train-00000-of-00001.jsonl").read_text().splitlines()
+        assert len(lines) == 27 and key in json.loads(lines[0])
+        assert datasets.load_dataset(str(tmp_path / fmt), split="train").num_rows == 27
+
+
+def test_export_to_hub_without_token_is_a_clear_error(finished, cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "no-hf-home"))
+    res = cli("export", finished.dir, "--to", tmp_path / "ds", "--hub", "me/my-data")
+    assert res.exit_code == 2 and "HF_TOKEN" in res.output
+    assert (tmp_path / "ds" / "README.md").is_file()
+
+
+def test_exported_parquet_reads_back_as_curate_records(finished, tmp_path):
+    from curate.io.export import export
+    export(finished.dir, tmp_path / "ds")
+    again = run_recipe(tmp_path, [{"path": str(tmp_path / "ds" / "data" / "*.parquet")}], name="again")
+    cols = ["id", "instruction", "context", "response", "system", "history", "task", "source"]
+    assert again.final().select(cols).equals(finished.final().select(cols))
+    assert again.manifest["inputs"][0]["formats"] and set(again.manifest["inputs"][0]["formats"].values()) == {"curate"}
+
+
+def test_run_result_python_api(finished):
+    assert isinstance(finished.final(), pl.DataFrame) and finished.rejected().height == 15

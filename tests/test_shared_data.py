@@ -1,0 +1,68 @@
+"""Every dataset under ../shared/data loads through `curate run`, auto-detected or with the override
+docs/FORMATS.md shows. Skipped when ../shared/data is absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from conftest import SHARED
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared data not found at {SHARED}")
+
+# (input spec, expected records, expected formats) — counts as listed in ../shared/data/SOURCES.md
+CASES = {
+    "self_instruct": ({"path": "self_instruct/*.jsonl"}, 427, {"self_instruct"}),
+    "p3_t0_templates": ({"path": "p3_t0_templates/*.jsonl"}, 41_404, {"prompt_completion"}),
+    "alpaca_en_demo": ({"path": "llamafactory_demo/alpaca_en_demo.json"}, 999, {"alpaca"}),
+    "identity": ({"path": "llamafactory_demo/identity.json"}, 91, {"alpaca"}),
+    "dpo_en_demo": ({"path": "llamafactory_demo/dpo_en_demo.json"}, 300, {"sharegpt"}),
+    "lima": ({"path": "lima/lima.json"}, 1_029, {"lima"}),
+    "chain_of_instructions": ({"path": "chain_of_instructions/*/*.json", "keep": ["eng_output"]}, 8_775, {"alpaca"}),
+    "bbh": ({"path": "bbh_instruction_format/test_*", "task": "{stem}"}, 6_511, {"alpaca"}),
+    "seqeval": ({"path": "seqins/seqEval.json"}, 805, {"prompts"}),
+    "seqins_iterations": ({"path": "seqins/intermediate_iterations/*.json",
+                           "fields": {"instruction": "seq_instruction", "response": "full_response"}}, 2_415, {"custom"}),
+    "conflictqa": ({"path": "conflictqa/*.json", "fields": {"instruction": "question", "context": "counter_memory",
+                                                            "response": "counter_answer"}}, 3_299, {"custom"}),
+    "gsm8k": ({"path": "gsm8k/*.jsonl"}, 8_792, {"qa"}),
+    "xquad": ({"path": "xquad/*.json"}, 14_280, {"squad"}),
+    "instruction_induction": ({"path": "instruction_induction/raw/*/*.json"}, 69_818, {"instruction_induction"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shared_dataset_loads_through_curate_run(name, cli, tmp_path):
+    spec, expected, formats = CASES[name]
+    spec = {**spec, "path": str(SHARED / spec["path"])}
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"name": name, "inputs": [spec]}))
+    res = cli("run", recipe, "-q")
+    assert res.exit_code == 0, res.output
+    run_dir = Path(res.output.strip().splitlines()[-1])
+    manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    assert manifest["rows"]["final"] == expected
+    assert {f for i in manifest["inputs"] for f in i["formats"].values()} == formats
+
+
+def test_every_shared_data_file_is_covered():
+    import glob
+    covered = {Path(p).resolve() for spec, _, _ in CASES.values() for p in glob.glob(str(SHARED / spec["path"]))}
+    data_files = {p.resolve() for p in SHARED.rglob("*") if p.is_file()
+                  and p.name not in ("SOURCES.md", "LICENSE") and p.suffix != ".txt"
+                  and "annotations" not in p.parts}  # gold instructions, read by the instruction_induction reader
+    assert data_files - covered == set()
+
+
+def test_instruction_induction_uses_gold_annotations(cli, tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "ii", "inputs": [
+        {"path": str(SHARED / "instruction_induction/raw/execute/antonyms.json")}]}))
+    run_dir = Path(cli("run", recipe, "-q").output.strip().splitlines()[-1])
+    import polars as pl
+    frame = pl.read_parquet(run_dir / "final.parquet")
+    gold = orjson.loads((SHARED / "instruction_induction/annotations/antonyms.json").read_bytes())["annotations"][0]
+    assert frame.height == 100 and set(frame["instruction"]) == {gold} and set(frame["task"]) == {"antonyms"}
