@@ -182,3 +182,25 @@ def test_formats_command_lists_readers_and_writers(cli):
     assert res.exit_code == 0
     for name in ["alpaca", "sharegpt", "messages", "squad", "instruction_induction", "parquet"]:
         assert name in res.output
+
+
+def test_jsonl_fast_path_gives_exactly_what_the_per_line_reader_gives(tmp_path, monkeypatch):
+    import curate.io.fast_jsonl as fast
+    import curate.io.sources as sources
+    rows = []
+    for i in range(60):
+        rows.append({"instruction": f"q{i}", "input": "" if i % 3 else f"ctx {i}", "output": f"a{i}<|endoftext|>",
+                     **({"system": "be nice"} if i % 4 == 0 else {}), **({"task": f"t{i % 2}"} if i % 5 else {})})
+    rows[17]["history"] = [["hi", "hello"]]          # nested turns: that chunk goes per line
+    rows[33]["output"] = 42                          # a number as text: per line too
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    with open(path, "a") as fh:
+        fh.write("\n" + json.dumps({"instruction": "after a blank line", "output": "x"}) + "\n")
+    monkeypatch.setattr(fast, "CHUNK_BYTES", 300)    # many chunks: some fast, some per line
+    monkeypatch.setattr(sources, "line_chunks", lambda p: fast.line_chunks(p, 300))
+    mixed = read_back(tmp_path, path, format="alpaca")
+    monkeypatch.setattr(sources, "fast_frame", lambda *a, **k: None)
+    per_line = run_recipe(tmp_path, [{"path": str(path), "format": "alpaca"}], name="slow").final()
+    assert mixed.height == 61 and mixed.equals(per_line)
+    assert mixed.filter(pl.col("instruction") == "q33")["response"].to_list() == ["42"]
+    assert mixed["origin"][-1] == "mixed.jsonl:62"

@@ -134,3 +134,12 @@ def test_steps_command_documents_every_step(cli):
     one = cli("steps", "filter.where")
     assert "expr" in one.output and "DuckDB" in one.output
     assert cli("steps", "nope").exit_code == 2
+
+
+def test_normalize_in_parallel_gives_the_same_text(monkeypatch):
+    import curate.steps.normalize as normalize
+    texts = [f"caf\u00c3\u00a9 number {i} \u2019quoted\u2019 &amp; more" for i in range(300)]
+    serial = make("normalize.text").apply(frame([{"instruction": t, "response": "r"} for t in texts])).kept
+    monkeypatch.setattr(normalize, "PARALLEL_MIN", 10)
+    parallel = make("normalize.text").apply(frame([{"instruction": t, "response": "r"} for t in texts])).kept
+    assert parallel.equals(serial) and serial["instruction"][0] == "café number 0 'quoted' & more"

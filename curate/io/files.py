@@ -62,21 +62,26 @@ def _decode(data: bytes, name: str) -> str:
         raise DataError(_utf8_error(data, exc, name) + "; re-encode the file as UTF-8") from None
 
 
-def iter_jsonl(path: Path, name: str, start: bytes = b"") -> Iterator[tuple[object, str] | BadRow]:
+def iter_jsonl(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
     with open(path, "rb") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
+        yield from iter_jsonl_lines(fh, name, 1)
+
+
+def iter_jsonl_lines(lines, name: str, first_line: int) -> Iterator[tuple[object, str] | BadRow]:
+    """Parse JSON lines; blank lines are skipped, bad ones become BadRow with their line number."""
+    for lineno, line in enumerate(lines, first_line):
+        if not line.strip():
+            continue
+        try:
+            yield orjson.loads(line), f"{name}:{lineno}"
+        except orjson.JSONDecodeError as exc:
             try:
-                yield orjson.loads(line), f"{name}:{lineno}"
-            except orjson.JSONDecodeError as exc:
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError as uexc:
-                    yield BadRow(f"{name}:{lineno}", "encoding_error", _utf8_error(line, uexc, name, lineno))
-                    continue
-                yield BadRow(f"{name}:{lineno}", "parse_error",
-                             f"{name}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})")
+                line.decode("utf-8")
+            except UnicodeDecodeError as uexc:
+                yield BadRow(f"{name}:{lineno}", "encoding_error", _utf8_error(line, uexc, name, lineno))
+                continue
+            yield BadRow(f"{name}:{lineno}", "parse_error",
+                         f"{name}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})")
 
 
 def _looks_like_jsonl(data: bytes) -> bool:

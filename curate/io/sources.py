@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+import orjson
 import polars as pl
 
 from ..errors import ConfigError, DataError
 from ..formats import FORMATS, FieldError, detect_format
-from ..formats.flat import check_mapping
+from ..formats.flat import check_mapping, map_flat
 from ..recipe import InputSpec
 from ..records import frame_from_rows
-from .files import BadRow, display, iter_file, resolve_files
+from .fast_jsonl import fast_frame, line_chunks
+from .files import JSONL_EXT, BadRow, display, iter_file, iter_jsonl_lines, resolve_files
 
 LEDGER_COLUMNS = ["id", "reason", "detail", "origin"]
 
@@ -58,26 +60,28 @@ class InputReader:
                               f"known: {', '.join(sorted(FORMATS))}")
 
     # -- raw objects ------------------------------------------------------------------------
-    def _objects(self) -> Iterator[tuple[object, str, str, str | None, str] | BadRow]:
-        """Yield (object, location, file stem, file path, display name) or BadRow."""
+    def _files(self) -> list[Path]:
+        return resolve_files(self.spec.path, self.base_dir, f"{self.where}.path")
+
+    def _file_objects(self, path: Path) -> Iterator[tuple[object, str, str, str | None, str] | BadRow]:
+        """Yield (object, location, file stem, file path, display name) or BadRow for one file."""
+        name = display(path)
+        produced = False
+        for item in iter_file(path, self.spec.header):
+            produced = True
+            yield item if isinstance(item, BadRow) else (item[0], item[1], path.stem, str(path), name)
+        if not produced:
+            raise DataError(f"{name}: no records in file")
+
+    def _hub_objects(self):
         spec = self.spec
-        if spec.hub:
-            yield from ((o, loc, spec.hub, None, f"hub:{spec.hub}") for o, loc in hub_objects(spec))
-            return
-        for path in resolve_files(spec.path, self.base_dir, f"{self.where}.path"):
-            self.stats.files.append(display(path))
-            produced = False
-            for item in iter_file(path, spec.header):
-                produced = True
-                yield item if isinstance(item, BadRow) else (item[0], item[1], path.stem, str(path), display(path))
-            if not produced:
-                raise DataError(f"{display(path)}: no records in file")
+        for obj, loc in hub_objects(spec):
+            yield obj, loc, spec.hub, None, f"hub:{spec.hub}"
 
     # -- records ----------------------------------------------------------------------------
-    def _records(self) -> Iterator[dict | BadRow]:
+    def _records(self, objects) -> Iterator[dict | BadRow]:
         spec = self.spec
-        fmt_by_file: dict[str, tuple] = {}
-        for item in self._objects():
+        for item in objects:
             if isinstance(item, BadRow):
                 yield item
                 continue
@@ -85,15 +89,16 @@ class InputReader:
             if not isinstance(obj, dict):
                 yield BadRow(loc, "wrong_type", f"{loc}: expected a JSON object, got {type(obj).__name__}")
                 continue
-            if name not in fmt_by_file:
-                fmt_by_file[name] = self._format_for(obj, name)
-            fmt, mapping = fmt_by_file[name]
+            if name not in self._formats:
+                self._formats[name] = self._format_for(obj, name)
+            fmt, mapping = self._formats[name]
             options = {"stem": stem, "path": path}
             try:
                 records = fmt.to_records(obj, mapping, options)
             except FieldError as exc:
                 yield BadRow(loc, exc.reason, f"{loc}: {exc}")
                 continue
+            self.stats.seen += len(records)
             for k, rec in enumerate(records):
                 rec["origin"] = loc if len(records) == 1 and not fmt.whole_file else f"{loc}#{k}"
                 rec["source"] = _label(spec.source, stem, rec.get("source") or stem)
@@ -123,58 +128,110 @@ class InputReader:
         self.stats.formats[name] = fmt.name
         return fmt, mapping
 
-    def _sampled(self) -> Iterator[dict | BadRow]:
-        spec = self.spec
-        sample = spec.sample
+    def _sampled(self, records) -> Iterator[dict | BadRow]:
+        """Apply `sample` (a seeded fraction, or the N records with the lowest seeded rank)."""
+        sample = self.spec.sample
         heap: list = []
-        for item in self._records():
-            if isinstance(item, BadRow):
+        for seq, item in enumerate(records):
+            if isinstance(item, BadRow) or sample is None:
                 yield item
                 continue
-            self.stats.seen += 1
-            if sample is None:
-                pass
-            elif sample < 1:
-                if _rank(self.seed, item["origin"]) >= sample * 2**64:
-                    continue
-            else:
-                entry = (-_rank(self.seed, item["origin"]), self.stats.seen, item)
-                if len(heap) < int(sample):
-                    heapq.heappush(heap, entry)
-                elif entry > heap[0]:
-                    heapq.heapreplace(heap, entry)
+            rank = _rank(self.seed, item["origin"])
+            if sample < 1:
+                if rank < sample * 2**64:
+                    yield item
                 continue
+            entry = (-rank, seq, item)
+            if len(heap) < int(sample):
+                heapq.heappush(heap, entry)
+            elif entry[0] > heap[0][0]:
+                heapq.heapreplace(heap, entry)
+        for _, _, item in sorted(heap, key=lambda e: e[1]):
             yield item
-            if spec.limit and self.stats.seen >= spec.limit and sample is None:
-                return
-        for _, _, item in sorted(heap, key=lambda e: e[1])[: spec.limit or None]:
-            yield item
+
+    # -- batches ----------------------------------------------------------------------------
+    def _units(self) -> Iterator[pl.DataFrame | dict | BadRow]:
+        """Records of every file in order: whole frames from the JSONL fast path, else dicts."""
+        if self.spec.hub:
+            yield from self._sampled(self._records(self._hub_objects()))
+            return
+        for path in self._files():
+            self.stats.files.append(display(path))
+            plan = self._fast_plan(path)
+            if plan is None:
+                yield from self._sampled(self._records(self._file_objects(path)))
+                continue
+            name, mapping = plan
+            source = _label(self.spec.source, path.stem, None)
+            task = _label(self.spec.task, path.stem, None)
+            for first_line, chunk in line_chunks(path):
+                frame = fast_frame(chunk, first_line, name, mapping, source or path.stem, task,
+                                   source_from_data=source is None)
+                if frame is not None:
+                    yield frame
+                else:
+                    lines = iter_jsonl_lines(chunk.splitlines(keepends=True), name, first_line)
+                    yield from self._records((o if isinstance(o, BadRow) else (o[0], o[1], path.stem, str(path), name))
+                                             for o in lines)
+
+    def _fast_plan(self, path: Path):
+        """(display name, mapping) when this file can take the JSONL fast path, else None."""
+        spec = self.spec
+        if spec.sample is not None or spec.keep or path.suffix.lower() not in JSONL_EXT:
+            return None
+        name = display(path)
+        first = None
+        with open(path, "rb") as fh:
+            for line in fh:
+                if line.strip():
+                    first = line
+                    break
+        if first is None:
+            raise DataError(f"{name}: {'file is empty' if path.stat().st_size == 0 else 'no records in file'}")
+        try:
+            obj = orjson.loads(first)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        fmt, mapping = self._formats.setdefault(name, self._format_for(obj, name))
+        return (name, mapping) if fmt.to_records is map_flat else None
 
     def batches(self) -> Iterator[tuple[pl.DataFrame, list[dict]]]:
-        """Yield (records frame, ledger rows) per batch."""
+        """Yield (records frame, ledger rows) per batch, in input order."""
+        self._formats: dict[str, tuple] = {}
         rows: list[dict] = []
         bad: list[dict] = []
-        taken = 0
-        for item in self._sampled():
-            if isinstance(item, BadRow):
+        limit = self.spec.limit
+        for unit in self._units():
+            if isinstance(unit, BadRow):
                 if self.spec.on_error == "stop":
-                    raise DataError(f"{item.detail} (set `on_error: quarantine` on the input to "
+                    raise DataError(f"{unit.detail} (set `on_error: quarantine` on the input to "
                                     "put bad rows in the rejected ledger instead)")
                 self.stats.bad += 1
-                bad.append({"id": hashlib.blake2b(item.loc.encode(), digest_size=10).hexdigest(),
-                            "reason": item.reason, "detail": item.detail, "origin": item.loc})
+                bad.append({"id": hashlib.blake2b(unit.loc.encode(), digest_size=10).hexdigest(),
+                            "reason": unit.reason, "detail": unit.detail, "origin": unit.loc})
                 continue
-            if self.spec.limit and self.spec.sample is not None and taken >= self.spec.limit:
+            if isinstance(unit, pl.DataFrame):
+                if rows or bad:
+                    yield frame_from_rows(rows, self.spec.keep), bad
+                    rows, bad = [], []
+                self.stats.seen += unit.height
+                if limit is not None:
+                    unit = unit.head(limit - self.stats.taken)
+                self.stats.taken += unit.height
+                for start in range(0, unit.height, self.batch_size):
+                    yield unit.slice(start, self.batch_size), []
+            else:
+                rows.append(unit)
+                self.stats.taken += 1
+                if len(rows) >= self.batch_size:
+                    yield frame_from_rows(rows, self.spec.keep), bad
+                    rows, bad = [], []
+            if limit is not None and self.stats.taken >= limit:
                 break
-            rows.append(item)
-            taken += 1
-            if len(rows) >= self.batch_size:
-                yield frame_from_rows(rows, self.spec.keep), bad
-                rows, bad = [], []
-        self.stats.taken = taken
         if rows or bad:
             yield frame_from_rows(rows, self.spec.keep), bad
-
 
 def hub_objects(spec: InputSpec) -> Iterator[tuple[dict, str]]:
     """Rows of a Hub dataset through `datasets.load_dataset` (needs network, or a local cache)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 from pydantic import Field
 
@@ -16,8 +14,8 @@ class ExactDedup(Step):
     """Keep the first record (in input order) of each group whose `fields` are equal after
     normalization (whitespace squeezed, casefolded unless `casefold: false`, punctuation removed
     if `ignore_punctuation: true`). Later copies go to the ledger as `exact_duplicate` with the
-    kept record's id and origin. Works across batches and sources: memory is one 16-byte digest
-    per distinct record."""
+    kept record's id and origin. Works across batches and sources: memory is one 128-bit hash
+    (plus references to the kept id and origin) per distinct record."""
 
     class Config(StepConfig):
         fields: list[str] = Field(["instruction", "context", "response"],
@@ -27,26 +25,27 @@ class ExactDedup(Step):
 
     def __init__(self, config, ctx):
         super().__init__(config, ctx)
-        self.seen: dict[bytes, str] = {}
+        self.seen: dict[tuple[int, int], tuple[str, str]] = {}
 
     def apply(self, batch: pl.DataFrame) -> Result:
         cfg = self.config
-        keys = batch.select(key_text(cfg.fields, cfg.casefold, cfg.ignore_punctuation)).to_series().to_list()
+        key = key_text(cfg.fields, cfg.casefold, cfg.ignore_punctuation)
+        # Two independently seeded 64-bit hashes: a 128-bit key, computed in parallel by polars.
+        # The hash values never leave this process, so they need not be stable across versions.
+        hashes = batch.select(key.hash(seed=0x5EED).alias("a"), key.hash(seed=0xC0FFEE).alias("b"))
         ids = batch["id"].to_list()
         origins = batch["origin"].to_list()
-        keep = []
-        twins = []
+        keep: list[bool] = []
+        twins: list[str] = []
         seen = self.seen
-        for key, rid, origin in zip(keys, ids, origins):
-            digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-            first = seen.get(digest)
+        for i, pair in enumerate(zip(hashes["a"].to_list(), hashes["b"].to_list())):
+            first = seen.get(pair)
             if first is None:
-                seen[digest] = f"{rid} ({origin})"
+                seen[pair] = (ids[i], origins[i])
                 keep.append(True)
             else:
                 keep.append(False)
-                twins.append(f"duplicate of {first}")
+                twins.append(f"duplicate of {first[0]} ({first[1]})")
         mask = pl.Series(keep, dtype=pl.Boolean)
-        dropped = batch.filter(~mask)
-        rejected = rejected_rows(dropped, "exact_duplicate", pl.Series(twins, dtype=pl.Utf8))
+        rejected = rejected_rows(batch.filter(~mask), "exact_duplicate", pl.Series(twins, dtype=pl.Utf8))
         return Result(kept=batch.filter(mask), rejected=rejected)

@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from .base import Result, Step, StepConfig, register, split
-from .text import field_text
+from .text import FIELDS_OF_TEXT, field_text
 
 
 @register("filter.length")
@@ -34,12 +34,14 @@ class LengthFilter(Step):
             return self
 
     def _lengths(self, batch: pl.DataFrame) -> pl.Series:
-        text = batch.select(field_text(self.config.field).fill_null("")).to_series()
         unit = self.config.unit
+        if unit == "words":  # words never span the newline that joins fields: count per field and add
+            parts = FIELDS_OF_TEXT if self.config.field == "text" else [self.config.field]
+            return batch.select(pl.sum_horizontal(field_text(p).fill_null("").str.count_matches(r"\S+")
+                                                  for p in parts)).to_series()
+        text = batch.select(field_text(self.config.field).fill_null("")).to_series()
         if unit == "chars":
             return text.str.len_chars()
-        if unit == "words":
-            return text.str.count_matches(r"\S+")
         from ..models.tokenizer import load_tokenizer
         tok = load_tokenizer(self.config.tokenizer)
         return pl.Series([len(e.ids) for e in tok.encode_batch(text.to_list(), add_special_tokens=False)],

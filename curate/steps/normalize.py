@@ -7,7 +7,9 @@ Leading indentation is kept because instruction data is full of code.
 
 from __future__ import annotations
 
+import os
 import unicodedata
+from functools import partial
 from typing import Literal
 
 import polars as pl
@@ -18,6 +20,33 @@ from .base import Result, Step, StepConfig, register
 NEEDS_FTFY = r"[^\t\n\x20-\x7e]|&"
 ODD_SPACES = r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]"
 ZERO_WIDTH = r"[\u200b\u200c\u200d\u2060\ufeff]"
+SPACE_WORK = ODD_SPACES + "|" + ZERO_WIDTH + r"|\r|[ \t]\n|\n\n\n"
+
+
+PARALLEL_MIN = 2000  # below this many texts a process pool costs more than it saves
+_pool = None
+
+
+def fix_one(text: str, form: str = "NFC", fix_unicode: bool = True) -> str:
+    if fix_unicode:
+        import ftfy
+        return ftfy.fix_text(text, normalization=form)
+    return unicodedata.normalize(form, text)
+
+
+def fix_many(texts: list[str], form: str, fix_unicode: bool) -> list[str]:
+    """ftfy is pure Python; with many texts to fix, spread them over the machine's cores."""
+    global _pool
+    workers = min(os.cpu_count() or 1, 8)
+    if len(texts) < PARALLEL_MIN or workers < 2:
+        return [fix_one(t, form, fix_unicode) for t in texts]
+    if _pool is None:
+        import atexit
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        atexit.register(_pool.shutdown)
+    return list(_pool.map(partial(fix_one, form=form, fix_unicode=fix_unicode), texts, chunksize=128))
 
 
 @register("normalize.text")
@@ -36,26 +65,29 @@ class NormalizeText(Step):
 
     def _fix(self, col: pl.Series) -> pl.Series:
         """Unicode repair on the texts that could change (non-ASCII, '&' or control characters)."""
-        form = self.config.unicode_form
-        if self.config.fix_unicode:
-            import ftfy
-            fix = lambda t: ftfy.fix_text(t, normalization=form)  # noqa: E731
-        else:
-            fix = lambda t: unicodedata.normalize(form, t)  # noqa: E731
         needs = col.str.contains(NEEDS_FTFY).fill_null(False)
         if not needs.any():
             return col
+        rows = needs.arg_true().to_list()
         values = col.to_list()
-        for i in needs.arg_true().to_list():
-            values[i] = fix(values[i])
+        fixed = fix_many([values[i] for i in rows], self.config.unicode_form, self.config.fix_unicode)
+        for i, text in zip(rows, fixed):
+            values[i] = text
         return pl.Series(col.name, values, dtype=pl.Utf8)
 
-    def _space(self, expr: pl.Expr) -> pl.Expr:
-        expr = (expr.str.replace_all(ODD_SPACES, " ").str.replace_all(ZERO_WIDTH, "")
-                .str.replace_all(r"\r\n?", "\n").str.replace_all(r"[ \t]+\n", "\n"))
-        if self.config.collapse_spaces:
-            expr = expr.str.replace_all(r"(\S) {2,}", "$1 ")
-        return expr.str.replace_all(r"\n{3,}", "\n\n").str.strip_chars()
+    def _space(self, col: pl.Series) -> pl.Series:
+        """Whitespace tidy. The replacement chain runs only on rows that contain something to tidy."""
+        needs = col.str.contains(SPACE_WORK + ("|\\S {2,}" if self.config.collapse_spaces else "")).fill_null(False)
+        if needs.any():
+            rows = needs.arg_true()
+            expr = (pl.col("t").str.replace_all(ODD_SPACES, " ").str.replace_all(ZERO_WIDTH, "")
+                    .str.replace_all(r"\r\n?", "\n").str.replace_all(r"[ \t]+\n", "\n"))
+            if self.config.collapse_spaces:
+                expr = expr.str.replace_all(r"(\S) {2,}", "$1 ")
+            expr = expr.str.replace_all(r"\n{3,}", "\n\n")
+            fixed = pl.DataFrame({"t": col.gather(rows)}).select(expr).to_series()
+            col = col.scatter(rows, fixed)
+        return col.str.strip_chars()
 
     def apply(self, batch: pl.DataFrame) -> Result:
         changed = 0
@@ -66,7 +98,7 @@ class NormalizeText(Step):
             before = batch[name]
             after = self._fix(before)
             if self.config.whitespace:
-                after = pl.select(self._space(pl.lit(after))).to_series().alias(name)
+                after = self._space(after).alias(name)
             changed += int((before != after).fill_null(False).sum())
             updates.append(after)
         return Result(kept=batch.with_columns(updates), stats={"changed": changed})

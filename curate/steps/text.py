@@ -11,11 +11,13 @@ def history_text() -> pl.Expr:
     return pl.col("history").list.eval(pl.element().struct.field("content")).list.join("\n")
 
 
+FIELDS_OF_TEXT = ["instruction", "context", "response", "history"]
+
+
 def field_text(name: str) -> pl.Expr:
     """A column as text; `text` means instruction, context, response and history together."""
     if name == "text":
-        return pl.concat_str([pl.col(c) for c in ("instruction", "context", "response")] + [history_text()],
-                             separator="\n", ignore_nulls=True)
+        return pl.concat_str([field_text(c) for c in FIELDS_OF_TEXT], separator="\n", ignore_nulls=True)
     if name == "history":
         return history_text()
     return pl.col(name).cast(pl.Utf8)
@@ -35,4 +37,4 @@ def key_text(fields: list[str], casefold: bool = True, ignore_punctuation: bool 
     return pl.concat_str(parts, separator="\x1f")
 
 
-__all__ = ["TEXT_FIELDS", "field_text", "key_text", "history_text"]
+__all__ = ["TEXT_FIELDS", "FIELDS_OF_TEXT", "field_text", "key_text", "history_text"]
