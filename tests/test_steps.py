@@ -143,3 +143,14 @@ def test_normalize_in_parallel_gives_the_same_text(monkeypatch):
     monkeypatch.setattr(normalize, "PARALLEL_MIN", 10)
     parallel = make("normalize.text").apply(frame([{"instruction": t, "response": "r"} for t in texts])).kept
     assert parallel.equals(serial) and serial["instruction"][0] == "café number 0 'quoted' & more"
+
+
+def test_word_counts_and_squeezing_agree_with_the_plain_regex():
+    import random
+    from curate.steps.text import SQUEEZE, word_counts
+    rng = random.Random(1)
+    pieces = ["a", "bc", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "é", ""]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(2000)] + [None]
+    s = pl.Series(texts, dtype=pl.Utf8)
+    assert word_counts(s).to_list() == [len(t.split()) if t else 0 for t in texts]
+    assert s.str.replace_all(SQUEEZE, " ").to_list() == s.str.replace_all(r"\s+", " ").to_list()

@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from .base import Result, Step, StepConfig, register, split
-from .text import FIELDS_OF_TEXT, field_text
+from .text import FIELDS_OF_TEXT, field_text, word_counts
 
 
 @register("filter.length")
@@ -37,8 +37,7 @@ class LengthFilter(Step):
         unit = self.config.unit
         if unit == "words":  # words never span the newline that joins fields: count per field and add
             parts = FIELDS_OF_TEXT if self.config.field == "text" else [self.config.field]
-            return batch.select(pl.sum_horizontal(field_text(p).fill_null("").str.count_matches(r"\S+")
-                                                  for p in parts)).to_series()
+            return pl.sum_horizontal(word_counts(batch.select(field_text(p)).to_series()) for p in parts)
         text = batch.select(field_text(self.config.field).fill_null("")).to_series()
         if unit == "chars":
             return text.str.len_chars()
