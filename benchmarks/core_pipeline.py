@@ -55,7 +55,7 @@ def main() -> None:
         out.mkdir(parents=True)
         results["data-juicer"] = measure([str(peers / "dj/bin/python"), str(ROOT / "benchmarks/peers/data_juicer_pipeline.py"),
                                           str(data), str(out), str(args.dj_np)], log=str(work / "dj.log"))
-        results["data-juicer"]["kept"] = sum(_count_lines(p) for p in out.glob("out*.jsonl"))
+        results["data-juicer"]["kept"] = _count_lines(out / "out.jsonl") if (out / "out.jsonl").is_file() else 0
     print(f"{'tool':<12} {'seconds':>9} {'records/s':>10} {'peak RSS GiB':>13} {'kept':>9} exit")
     for name, r in results.items():
         r["records_per_s"] = args.n / r["seconds"]

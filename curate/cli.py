@@ -98,6 +98,21 @@ def export(run_dir: Path = typer.Argument(..., metavar="RUN"),
 
 
 @app.command()
+def embed(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run directory, or data files / a glob"),
+          out: Path = typer.Option(..., "--out", help="Parquet file to write (id, origin, embedding)"),
+          field: str = typer.Option("text", "--field", help="text to embed: a column, or `text` for all text"),
+          model: Optional[str] = typer.Option(None, "--model", help="sentence-transformers model (default: bundled)"),
+          device: str = typer.Option("auto", "--device"),
+          backend: str = typer.Option("auto", "--backend", help="auto, fp32, bf16, int8, fp16")):
+    """Embed records and write their vectors, for SQL, plots or `embeddings:` in a step."""
+    try:
+        from .models.embed_file import embed_to_parquet
+        typer.echo(str(embed_to_parquet(data, out, field, model, device, backend)))
+    except CurateError as exc:
+        _fail(exc)
+
+
+@app.command()
 def steps(name: Optional[str] = typer.Argument(None, help="one step, in detail")):
     """List registered steps and their config fields."""
     from rich.console import Console

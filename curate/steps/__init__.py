@@ -8,7 +8,8 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .base import REGISTRY, Context, Result, Step, StepConfig, register
-from . import dedup_exact, length, mix, normalize, sample, where  # noqa: F401,E402
+from . import (dedup_exact, dedup_semantic, filter_near, length, mix, normalize, sample,  # noqa: F401,E402
+               select_diverse, tag_cluster, where)
 
 __all__ = ["REGISTRY", "Context", "Result", "Step", "StepConfig", "register", "build_config",
            "validate_step_configs", "step_class"]

@@ -26,7 +26,8 @@ class Context:
 
     seed: int = 0
     stage: int = 0
-    cache_dir: str | None = None
+    cache_dir: str | None = None   # a folder of this run for indexes and other artifacts
+    base_dir: str | None = None    # the recipe's folder, for relative paths in step configs
 
 
 @dataclass
