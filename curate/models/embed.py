@@ -105,7 +105,7 @@ class Embedder:
         self.requested_backend = backend
         self.use_cache = cache
         self.cache_folder = Path(cache_folder) if cache_folder else cache_dir() / "embeddings"
-        self.token_budget = token_budget or (131_072 if self.device.startswith("cuda") else 16_384)
+        self.token_budget = token_budget or (131_072 if self.device.startswith("cuda") else 4_096)
         self.progress = progress
         self._model = None
         self._backend: str | None = None

@@ -11,13 +11,31 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LEDGER_SCHEMA = {"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8, "origin": pl.Utf8}
 
 
 class StepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class HowMany(StepConfig):
+    """Config part of the selection steps: keep `n` records or a `fraction` of them."""
+
+    n: Optional[int] = Field(None, ge=0, description="records to keep (per group where the step groups)")
+    fraction: Optional[float] = Field(None, gt=0, le=1, description="fraction of records to keep")
+
+    @model_validator(mode="after")
+    def _one_of_n_or_fraction(self):
+        if (self.n is None) == (self.fraction is None):
+            raise ValueError("give exactly one of `n` or `fraction`")
+        return self
+
+    def count(self, total: int) -> int:
+        return self.n if self.n is not None else int(round(total * self.fraction))
 
 
 @dataclass

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 import polars as pl
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from .base import Result, Step, StepConfig, register, split
+from .base import HowMany, Result, Step, register, split
 from .hash_rank import group_counts, keep_mask, thresholds
 
 
@@ -19,22 +19,14 @@ class Sample(Step):
 
     scope = "dataset"
 
-    class Config(StepConfig):
-        n: Optional[int] = Field(None, ge=0, description="records to keep (per group with `by`)")
-        fraction: Optional[float] = Field(None, gt=0, le=1, description="fraction to keep")
+    class Config(HowMany):
         by: Optional[str] = Field(None, description="stratify by this column (e.g. source, task)")
         seed: Optional[int] = Field(None, description="overrides the recipe seed")
-
-        @model_validator(mode="after")
-        def _one(self):
-            if (self.n is None) == (self.fraction is None):
-                raise ValueError("give exactly one of `n` or `fraction`")
-            return self
 
     def fit(self, data: pl.LazyFrame) -> None:
         cfg = self.config
         counts = group_counts(data, cfg.by)
-        want = {g: (cfg.n if cfg.n is not None else round(c * cfg.fraction)) for g, c in counts.items()}
+        want = {g: cfg.count(c) for g, c in counts.items()}
         self.seed = self.ctx.seed if cfg.seed is None else cfg.seed
         self.limits = thresholds(data, cfg.by, want, self.seed)
 

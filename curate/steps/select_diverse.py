@@ -7,9 +7,9 @@ from typing import Literal, Optional
 
 import numpy as np
 import polars as pl
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from .base import Result, Step, register, split
+from .base import HowMany, Result, Step, register, split
 from .embedding import EmbeddingConfig, collect_for_embedding, embed_frame
 
 
@@ -59,25 +59,17 @@ class DiverseSelect(Step):
 
     scope = "dataset"
 
-    class Config(EmbeddingConfig):
-        n: Optional[int] = Field(None, ge=1, description="records to keep")
-        fraction: Optional[float] = Field(None, gt=0, le=1, description="fraction of records to keep")
+    class Config(EmbeddingConfig, HowMany):
         method: Literal["cluster", "kcenter"] = Field("cluster", description="cluster-balanced or k-center greedy")
         clusters: Optional[int] = Field(None, ge=1, description="k-means clusters for method: cluster")
         weight: Optional[str] = Field(None, description="score column to prefer (higher is better)")
-
-        @model_validator(mode="after")
-        def _one(self):
-            if (self.n is None) == (self.fraction is None):
-                raise ValueError("give exactly one of `n` or `fraction`")
-            return self
 
     def fit(self, data: pl.LazyFrame) -> None:
         from ..models.index import kmeans
         cfg = self.config
         frame = collect_for_embedding(data, cfg, [cfg.weight] if cfg.weight else [])
         total = frame.height
-        want = cfg.n if cfg.n is not None else int(round(total * cfg.fraction))
+        want = cfg.count(total)
         self.offset = 0
         self.keep = np.zeros(total, dtype=bool)
         self.stats: dict = {}
