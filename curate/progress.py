@@ -6,8 +6,10 @@ import sys
 
 
 class Progress:
+    """Bars only when stderr is a terminal (logs and CI stay clean); notes whenever enabled."""
+
     def __init__(self, enabled: bool = True):
-        self.enabled = enabled and sys.stderr.isatty() or enabled == "always"
+        self.enabled = enabled and sys.stderr.isatty()
         self._progress = None
         self.console = None
         if enabled:

@@ -13,6 +13,15 @@ from .base import Result, Step, register, rejected_rows
 from .embedding import EmbeddingConfig, collect_for_embedding, embed_frame
 
 BLOCK = 2048
+CLUSTER_SIZE = 4000  # records per k-means cluster by default: see default_clusters
+
+
+def default_clusters(n: int) -> int:
+    """k so that clusters hold ~4,000 records on average. Duplicate pairs split across clusters are
+    never compared, and larger clusters split fewer of them: on 100k real records at cosine 0.95,
+    k = √n (316) compared 74% of the pairs above the threshold, k = n/4000 (25) 99.4%
+    (benchmarks/semdedup.py). The work per record stays constant, so the cost grows linearly."""
+    return max(1, math.ceil(n / CLUSTER_SIZE))
 
 
 def cluster_duplicates(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +73,8 @@ def semantic_duplicates(vectors: np.ndarray, threshold: float, clusters: int, pr
 
 @register("dedup.semantic")
 class SemanticDedup(Step):
-    """SemDeDup: embed records, cluster them with spherical k-means, and within each cluster drop
+    """SemDeDup: embed records, cluster them with spherical k-means (one cluster per ~4,000 records
+    unless `clusters` is given), and within each cluster drop
     every record whose cosine similarity to a higher-priority record exceeds `threshold` (the
     reference rule). Priority (`keep`): `farthest_from_centroid` (the paper's default: keeps the
     least prototypical record), `closest_to_centroid`, `longest_response`, `highest_score` (of
@@ -75,7 +85,7 @@ class SemanticDedup(Step):
 
     class Config(EmbeddingConfig):
         threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity above which records are duplicates")
-        clusters: Optional[int] = Field(None, ge=1, description="k-means clusters (default: sqrt of the record count)")
+        clusters: Optional[int] = Field(None, ge=1, description="k-means clusters (default: one per ~4,000 records)")
         keep: Literal["farthest_from_centroid", "closest_to_centroid", "longest_response", "highest_score",
                       "first"] = Field("farthest_from_centroid", description="which record of a group is kept")
         score_column: Optional[str] = Field(None, description="column for keep: highest_score")
@@ -92,7 +102,7 @@ class SemanticDedup(Step):
         if n < 2:
             return
         vectors, self.stats = embed_frame(frame, cfg)
-        k = cfg.clusters or max(1, int(round(math.sqrt(n))))
+        k = cfg.clusters or default_clusters(n)
         self.removed, twin, sim, _ = semantic_duplicates(
             vectors, cfg.threshold, k, lambda centroid_sim: self._priority(frame, centroid_sim),
             seed=self.ctx.seed, niter=cfg.niter)
