@@ -55,6 +55,7 @@ class InputReader:
         self.seed, self.batch_size = seed, batch_size
         self.where = f"inputs[{index}]"
         self.stats = InputStats()
+        self._formats: dict[str, tuple] = {}  # display name -> (format, mapping), decided per file
         if spec.format and spec.format not in FORMATS:
             raise ConfigError(f"{self.where}.format: unknown format '{spec.format}'; "
                               f"known: {', '.join(sorted(FORMATS))}")
@@ -120,7 +121,7 @@ class InputReader:
                     raise
                 fmt = FORMATS["custom"]
         mapping = {**fmt.defaults, **spec.fields}
-        if fmt.to_records is FORMATS["custom"].to_records:
+        if fmt.to_records is map_flat:  # every flat format needs an instruction field, whatever the mapping
             try:
                 check_mapping(mapping)
             except FieldError as exc:
@@ -194,12 +195,13 @@ class InputReader:
             return None
         if not isinstance(obj, dict):
             return None
-        fmt, mapping = self._formats.setdefault(name, self._format_for(obj, name))
+        if name not in self._formats:
+            self._formats[name] = self._format_for(obj, name)
+        fmt, mapping = self._formats[name]
         return (name, mapping) if fmt.to_records is map_flat else None
 
     def batches(self) -> Iterator[tuple[pl.DataFrame, list[dict]]]:
         """Yield (records frame, ledger rows) per batch, in input order."""
-        self._formats: dict[str, tuple] = {}
         rows: list[dict] = []
         bad: list[dict] = []
         limit = self.spec.limit
