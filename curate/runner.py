@@ -215,11 +215,16 @@ class Runner:
         last = stage_paths(self.run_dir, self.stages[-1].stem)[0]
         final = self.run_dir / "final.parquet"
         _link_or_copy(last, final)
-        ledgers = [pl.scan_parquet(stage_paths(self.run_dir, s.stem)[1]) for s in self.stages]
         rejected = self.run_dir / "rejected.parquet"
-        tmp = tmp_name(rejected)
-        pl.concat(ledgers).collect().write_parquet(tmp, compression="zstd")
-        os.replace(tmp, rejected)
+        out = ParquetOut(rejected, LEDGER_OUT_SCHEMA)   # streamed: a large ledger never sits in memory
+        try:
+            for s in self.stages:
+                for batch in pq.ParquetFile(stage_paths(self.run_dir, s.stem)[1]).iter_batches(self.recipe.batch_size):
+                    out.write(pl.from_arrow(batch))
+            out.close()
+        except BaseException:
+            out.abort()
+            raise
         from .explore.catalog import build_catalog
         build_catalog(self.run_dir, [s.stem for s in self.stages])
         read = infos[0]

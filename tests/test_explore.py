@@ -124,3 +124,20 @@ def test_interactive_sql_shell(finished):
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "stage_01_dedup_exact" in out.stdout and "27" in out.stdout and "error:" in out.stdout
+
+
+def test_export_of_an_empty_dataset_and_uneven_shards(tmp_path):
+    from curate.io.export import export
+    write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(9)])
+    nothing = run_recipe(tmp_path, [{"path": "in.jsonl"}], [{"use": "filter.where", "with": {"expr": "false"}}],
+                         name="nothing")
+    from curate.errors import CurateError
+    with pytest.raises(CurateError, match="no records, so there is nothing to export"):
+        export(nothing.dir, tmp_path / "empty")
+    nine = run_recipe(tmp_path, [{"path": "in.jsonl"}], name="nine")
+    size = sum(p.stat().st_size for p in [nine.dir / "final.parquet"])
+    export(nine.dir, tmp_path / "nine", shard_mb=size / 2**20 / 3.5)  # asks for 4 shards of 9 rows
+    shards = sorted(p.name for p in (tmp_path / "nine" / "data").iterdir())
+    n = len(shards)
+    assert shards == [f"train-{k:05d}-of-{n:05d}.parquet" for k in range(n)]
+    assert datasets.load_dataset(str(tmp_path / "nine"), split="train").to_polars().equals(nine.final())

@@ -31,27 +31,56 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
     if fmt not in WRITERS:
         raise ConfigError(f"--format {fmt}: choose one of {', '.join(WRITERS)}")
     manifest = load_manifest(run_dir)
-    table = pq.read_table(run_dir / "final.parquet")
+    source = pq.ParquetFile(run_dir / "final.parquet")
+    n_rows = source.metadata.num_rows
+    if n_rows == 0:
+        raise CurateError(f"{run_dir}: the final dataset has no records, so there is nothing to export "
+                          "(`curate show` tells which step rejected them)")
     data_dir = to / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     for old in data_dir.glob(f"{split}-*-of-*"):
         old.unlink()
-    n_shards = max(1, math.ceil(table.nbytes / (shard_mb * 2**20)))
-    per_shard = max(1, math.ceil(table.num_rows / n_shards))
+    size = sum(source.metadata.row_group(i).total_byte_size for i in range(source.num_row_groups))
+    n_shards = max(1, min(n_rows, math.ceil(size / (shard_mb * 2**20))))
+    per_shard = max(1, math.ceil(n_rows / n_shards))
+    n_shards = max(1, math.ceil(n_rows / per_shard))  # e.g. 9 rows asked in 4 shards: 3 shards of 3
     ext = "parquet" if fmt == "parquet" else "jsonl"
-    for k in range(n_shards):
-        part = table.slice(k * per_shard, per_shard)
-        path = data_dir / f"{split}-{k:05d}-of-{n_shards:05d}.{ext}"
-        if fmt == "parquet":
-            pq.write_table(part, path, compression="zstd")
-        else:
-            write_jsonl(part.to_pylist(), path, fmt)
+    shards = [data_dir / f"{split}-{k:05d}-of-{n_shards:05d}.{ext}" for k in range(n_shards)]
+    write_shards(source, shards, per_shard, fmt)
     license = license or manifest["recipe"].get("output", {}).get("license") or "unknown"
-    (to / "README.md").write_text(dataset_card(manifest, table.num_rows, table.column_names, split, fmt,
+    (to / "README.md").write_text(dataset_card(manifest, n_rows, source.schema_arrow.names, split, fmt,
                                                license), encoding="utf-8")
     if hub:
         push(to, hub)
     return to
+
+
+def write_shards(source: pq.ParquetFile, shards: list[Path], per_shard: int, fmt: str) -> None:
+    """Stream the final dataset into shards of `per_shard` rows, batch by batch (never all in memory)."""
+    import pyarrow as pa
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    shard = iter(shards)
+
+    def flush(rows: list[pa.RecordBatch]) -> None:
+        table = pa.Table.from_batches(rows, schema=source.schema_arrow)
+        path = next(shard)
+        if fmt == "parquet":
+            pq.write_table(table, path, compression="zstd")
+        else:
+            write_jsonl(table.to_pylist(), path, fmt)
+
+    for batch in source.iter_batches(batch_size=min(per_shard, 50_000)):
+        while batch.num_rows:
+            take = min(batch.num_rows, per_shard - held)
+            pending.append(batch.slice(0, take))
+            held += take
+            batch = batch.slice(take)
+            if held == per_shard:
+                flush(pending)
+                pending, held = [], 0
+    if pending:
+        flush(pending)
 
 
 def dataset_card(manifest: dict, n_rows: int, columns: list[str], split: str, fmt: str, license: str) -> str:
