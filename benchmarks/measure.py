@@ -10,7 +10,6 @@ import time
 def measure(cmd: list[str], cwd: str | None = None, env: dict | None = None, log: str | None = None) -> dict:
     """Wall seconds and peak resident memory (GiB) of `cmd` and its children (RUSAGE_CHILDREN is a
     per-process-tree maximum, so run one command per fresh interpreter for a clean reading)."""
-    import resource
     start = time.perf_counter()
     with open(log or os.devnull, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)

@@ -13,7 +13,6 @@ SOURCES = ["llamafactory_demo/alpaca_en_demo.json", "lima/lima.json", "self_inst
 
 
 def real_texts(n: int, seed: int = 0, with_response: bool = False) -> list[str]:
-    import polars as pl
     from curate.io.sources import InputReader
     from curate.recipe import InputSpec
     from curate.records import user_turn

@@ -27,8 +27,6 @@ SCHEMA: dict[str, pl.DataType] = {
     "origin": pl.Utf8,
 }
 CORE_COLUMNS = list(SCHEMA)
-TEXT_FIELDS = ["instruction", "context", "response", "system"]
-CONTENT_FIELDS = ["instruction", "context", "response", "system", "history"]
 
 _NONE = "\x00"
 _SEP = "\x1f"
@@ -72,19 +70,6 @@ def frame_from_rows(rows: list[dict[str, Any]], extra: list[str] | None = None) 
                           for v in extra_cols[c]], dtype=pl.Utf8)
             for c in extra)
     return frame
-
-
-def empty_frame() -> pl.DataFrame:
-    return pl.DataFrame(schema=SCHEMA)
-
-
-def conform(frame: pl.DataFrame) -> pl.DataFrame:
-    """Cast core columns to the canonical types and put them first (extra columns follow)."""
-    missing = [c for c in CORE_COLUMNS if c not in frame.columns]
-    if missing:
-        frame = frame.with_columns(pl.lit(None, dtype=SCHEMA[c]).alias(c) for c in missing)
-    rest = [c for c in frame.columns if c not in SCHEMA]
-    return frame.select([pl.col(c).cast(SCHEMA[c]) for c in CORE_COLUMNS] + rest)
 
 
 def user_turn(instruction: str, context: str | None) -> str:

@@ -6,7 +6,6 @@ import json
 import os
 from pathlib import Path
 
-import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -31,10 +30,6 @@ def alpaca(i: int, **extra) -> dict:
 def run_recipe(tmp_path: Path, inputs: list[dict], steps: list[dict] | None = None, **kw) -> RunResult:
     recipe = Recipe(name=kw.pop("name", "t"), inputs=inputs, steps=steps or [], **kw)
     return RunResult(Runner(recipe, tmp_path / "runs", progress=False).run())
-
-
-def final(result: RunResult) -> pl.DataFrame:
-    return result.final()
 
 
 @pytest.fixture

@@ -25,9 +25,6 @@ from ..records import frame_from_rows
 from .fast_jsonl import fast_frame, line_chunks
 from .files import JSONL_EXT, BadRow, display, iter_file, iter_jsonl_lines, resolve_files
 
-LEDGER_COLUMNS = ["id", "reason", "detail", "origin"]
-
-
 @dataclass
 class InputStats:
     seen: int = 0          # records the source produced

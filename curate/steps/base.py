@@ -8,7 +8,7 @@ dataset first (sampling, global selection) sets `scope = "dataset"` and gets a l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import polars as pl
 from typing import Optional

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..records import TEXT_FIELDS
 
 
 def history_text() -> pl.Expr:
@@ -52,4 +51,4 @@ def key_text(fields: list[str], casefold: bool = True, ignore_punctuation: bool 
     return pl.concat_str(parts, separator="\x1f")
 
 
-__all__ = ["TEXT_FIELDS", "FIELDS_OF_TEXT", "field_text", "key_text", "history_text", "word_counts"]
+__all__ = ["FIELDS_OF_TEXT", "field_text", "key_text", "history_text", "word_counts"]
