@@ -8,11 +8,9 @@ dataset first (sampling, global selection) sets `scope = "dataset"` and gets a l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import polars as pl
-from typing import Optional
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LEDGER_SCHEMA = {"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8, "origin": pl.Utf8}
