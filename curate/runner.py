@@ -164,20 +164,12 @@ class Runner:
 
     def _run_stage(self, stage: Stage, prev: Path | None) -> dict:
         data, rej, meta = stage_paths(self.run_dir, stage.stem)
-        out = ParquetOut(data, SCHEMA)
-        rejected = ParquetOut(rej, LEDGER_OUT_SCHEMA)
         start = time.perf_counter()
-        try:
+        with ParquetOut(data, SCHEMA) as out, ParquetOut(rej, LEDGER_OUT_SCHEMA) as rejected:
             if prev is None:
                 counts, extra = self._read_stage(stage, out, rejected)
             else:
                 counts, extra = self._step_stage(stage, prev, out, rejected), {}
-            out.close()
-            rejected.close()
-        except BaseException:
-            out.abort()
-            rejected.abort()
-            raise
         info = {"index": stage.index, "step": stage.step, "fingerprint": stage.fingerprint,
                 "in": counts.rows_in, "kept": counts.kept, "rejected": counts.rejected, "added": counts.added,
                 "reasons": dict(counts.reasons.most_common()), "stats": dict(counts.stats),
@@ -216,15 +208,10 @@ class Runner:
         final = self.run_dir / "final.parquet"
         _link_or_copy(last, final)
         rejected = self.run_dir / "rejected.parquet"
-        out = ParquetOut(rejected, LEDGER_OUT_SCHEMA)   # streamed: a large ledger never sits in memory
-        try:
+        with ParquetOut(rejected, LEDGER_OUT_SCHEMA) as out:   # streamed: a large ledger never sits in memory
             for s in self.stages:
                 for batch in pq.ParquetFile(stage_paths(self.run_dir, s.stem)[1]).iter_batches(self.recipe.batch_size):
                     out.write(pl.from_arrow(batch))
-            out.close()
-        except BaseException:
-            out.abort()
-            raise
         from .explore.catalog import build_catalog
         build_catalog(self.run_dir, [s.stem for s in self.stages])
         read = infos[0]

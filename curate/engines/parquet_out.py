@@ -55,6 +55,16 @@ class ParquetOut:
         os.replace(self.tmp, self.path)
         return self.path
 
+    def __enter__(self) -> "ParquetOut":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Finished without an error: move the file into place; otherwise leave nothing behind."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
     def abort(self) -> None:
         if self.writer is not None:
             try:

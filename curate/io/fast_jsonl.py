@@ -1,8 +1,8 @@
-"""Fast path for flat formats in JSONL: polars parses whole chunks of lines at once.
+"""Fast path for flat formats in JSONL: pyarrow's JSON reader parses whole chunks of lines at once.
 
 The per-line reader (orjson + adapter) is exact but costs tens of microseconds a record. For a
 flat format (Alpaca, Dolly, prompt/completion, ...) a chunk of clean lines maps column for column,
-so polars reads it in one multi-threaded call. Any doubt about a chunk (invalid UTF-8, a malformed
+so pyarrow reads it in one multi-threaded call, with a strict schema. Any doubt about a chunk (invalid UTF-8, a malformed
 line, a blank line, a missing or non-text field, nested history) sends that chunk back to the
 per-line reader, which produces exactly the same records and the precise error or ledger rows.
 """

@@ -25,6 +25,7 @@ from ..records import frame_from_rows
 from .fast_jsonl import fast_frame, line_chunks
 from .files import JSONL_EXT, BadRow, display, iter_file, iter_jsonl_lines, resolve_files
 
+
 @dataclass
 class InputStats:
     seen: int = 0          # records the source produced
@@ -231,6 +232,7 @@ class InputReader:
                 break
         if rows or bad:
             yield frame_from_rows(rows, self.spec.keep), bad
+
 
 def hub_objects(spec: InputSpec) -> Iterator[tuple[dict, str]]:
     """Rows of a Hub dataset through `datasets.load_dataset` (needs network, or a local cache)."""

@@ -92,6 +92,19 @@ class Step:
         raise NotImplementedError
 
 
+class RowCursor:
+    """For dataset-scope steps that decide per row in `fit`: which rows a batch covers, in the
+    order batches arrive, and whether it is the first batch (where whole-set stats are reported)."""
+
+    def __init__(self):
+        self.offset = 0
+
+    def next(self, n: int) -> tuple[slice, bool]:
+        rows, first = slice(self.offset, self.offset + n), self.offset == 0
+        self.offset += n
+        return rows, first
+
+
 REGISTRY: dict[str, type[Step]] = {}
 
 

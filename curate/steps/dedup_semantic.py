@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from .base import Result, Step, register, rejected_rows
+from .base import Result, RowCursor, Step, register, rejected_rows
 from .embedding import EmbeddingConfig, collect_for_embedding, embed_frame
 
 BLOCK = 2048
@@ -95,7 +95,7 @@ class SemanticDedup(Step):
         cfg = self.config
         frame = collect_for_embedding(data, cfg, [cfg.score_column] if cfg.score_column else [])
         n = frame.height
-        self.offset = 0
+        self.cursor = RowCursor()
         self.removed = np.zeros(n, dtype=bool)
         self.detail: dict[int, str] = {}
         self.stats: dict = {}
@@ -129,12 +129,12 @@ class SemanticDedup(Step):
         return np.arange(frame.height, dtype=np.float64)
 
     def apply(self, batch: pl.DataFrame) -> Result:
-        rows = np.arange(self.offset, self.offset + batch.height)
-        self.offset += batch.height
+        span, first = self.cursor.next(batch.height)
+        rows = np.arange(span.start, span.stop)
         drop = self.removed[rows] if len(self.removed) else np.zeros(batch.height, dtype=bool)
         mask = pl.Series(~drop)
         dropped = batch.filter(~mask)
         details = pl.Series([self.detail[r] for r in rows[drop]], dtype=pl.Utf8)
-        stats = self.stats if self.offset == batch.height else {}
+        stats = self.stats if first else {}
         return Result(kept=batch.filter(mask), rejected=rejected_rows(dropped, "semantic_duplicate", details),
                       stats=stats)

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from .base import HowMany, Result, Step, register, split
+from .base import HowMany, Result, RowCursor, Step, register, split
 from .embedding import EmbeddingConfig, collect_for_embedding, embed_frame
 
 
@@ -70,7 +70,7 @@ class DiverseSelect(Step):
         frame = collect_for_embedding(data, cfg, [cfg.weight] if cfg.weight else [])
         total = frame.height
         want = cfg.count(total)
-        self.offset = 0
+        self.cursor = RowCursor()
         self.keep = np.zeros(total, dtype=bool)
         self.stats: dict = {}
         if total == 0:
@@ -93,9 +93,7 @@ class DiverseSelect(Step):
         self.stats["selected"] = int(self.keep.sum())
 
     def apply(self, batch: pl.DataFrame) -> Result:
-        rows = slice(self.offset, self.offset + batch.height)
-        first = self.offset == 0
-        self.offset += batch.height
+        rows, first = self.cursor.next(batch.height)
         res = split(batch, pl.Series(self.keep[rows]), "not_selected", f"select.diverse {self.config.method}")
         res.stats = self.stats if first else {}
         return res

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from .base import Result, Step, register
+from .base import Result, RowCursor, Step, register
 from .embedding import EmbeddingConfig, collect_for_embedding, embed_frame
 
 
@@ -30,7 +30,7 @@ class TagCluster(Step):
     def fit(self, data: pl.LazyFrame) -> None:
         from ..models.index import VectorIndex, kmeans
         frame = collect_for_embedding(data, self.config)
-        self.offset = 0
+        self.cursor = RowCursor()
         self.stats: dict = {}
         n = frame.height
         self.cluster = np.zeros(n, dtype=np.int64)
@@ -48,9 +48,7 @@ class TagCluster(Step):
                 Path(self.ctx.cache_dir) / f"{self.ctx.stage:02d}-tag.cluster-centroids.faiss")
 
     def apply(self, batch: pl.DataFrame) -> Result:
-        rows = slice(self.offset, self.offset + batch.height)
-        first = self.offset == 0
-        self.offset += batch.height
+        rows, first = self.cursor.next(batch.height)
         kept = batch.with_columns(pl.Series("tag_cluster", self.cluster[rows].astype(str), dtype=pl.Utf8),
                                   pl.Series("score_centroid_distance", self.distance[rows], dtype=pl.Float64))
         return Result(kept=kept, stats=self.stats if first else {})
