@@ -33,7 +33,7 @@ def top10_overlap(ref: np.ndarray, got: np.ndarray, queries: int = 1000) -> floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20_000)
-    ap.add_argument("--backends", default="auto,fp32,bf16,int8")
+    ap.add_argument("--backends", default="auto,fp32,bf16,ov-fp32,ov-bf16,int8")
     args = ap.parse_args()
     import torch
     from sentence_transformers import SentenceTransformer

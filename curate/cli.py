@@ -103,13 +103,37 @@ def embed(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run dir
           field: str = typer.Option("text", "--field", help="text to embed: a column, or `text` for all text"),
           model: Optional[str] = typer.Option(None, "--model", help="sentence-transformers model (default: bundled)"),
           device: str = typer.Option("auto", "--device"),
-          backend: str = typer.Option("auto", "--backend", help="auto, fp32, bf16, int8, fp16")):
+          backend: str = typer.Option("auto", "--backend", help="auto, fp32, bf16, int8, ov-bf16, ov-fp32 (CPU); fp16 (CUDA)")):
     """Embed records and write their vectors, for SQL, plots or `embeddings:` in a step."""
     try:
         from .models.embed_file import embed_to_parquet
         typer.echo(str(embed_to_parquet(data, out, field, model, device, backend)))
     except CurateError as exc:
         _fail(exc)
+
+
+fasttext_app = typer.Typer(no_args_is_help=True, help="fastText classifiers: train one for score.fasttext.")
+app.add_typer(fasttext_app, name="fasttext")
+
+
+@fasttext_app.command("train")
+def fasttext_train(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run directory, or data files / a glob"),
+                   label_field: str = typer.Option(..., "--label-field", help="column holding each record's label"),
+                   out: Path = typer.Option(..., "--out", help="model file to write (.bin); a .json report goes beside it"),
+                   fields: str = typer.Option("instruction,context,response", "--fields", help="fields joined into the text"),
+                   valid_fraction: float = typer.Option(0.1, "--valid-fraction", help="held out for precision/recall"),
+                   epoch: int = typer.Option(10, "--epoch"), lr: float = typer.Option(0.5, "--lr"),
+                   word_ngrams: int = typer.Option(2, "--word-ngrams"), dim: int = typer.Option(64, "--dim"),
+                   seed: int = typer.Option(0, "--seed")):
+    """Train a fastText classifier on labelled records; score data with it using `score.fasttext`."""
+    try:
+        from .models.fasttext_train import train_classifier
+        report = train_classifier(data, label_field, out, fields.split(","), valid_fraction, epoch, lr,
+                                  word_ngrams, dim, seed)
+    except CurateError as exc:
+        _fail(exc)
+    typer.echo(f"{out}: labels {report['labels']}, trained on {report['train']}, "
+               f"held-out precision@1 {report.get('valid_precision_at_1', 'n/a')}")
 
 
 @app.command()

@@ -131,10 +131,14 @@ class Runner:
         counts = StageCounts()
         inputs = []
         task = self.progress.task("read", total=None)
+        # Every input's `keep:` columns, in every batch (null where an input has none), so one
+        # input's extra fields are not dropped for not being in the first batch's schema.
+        extra = list(dict.fromkeys(c for spec in self.recipe.inputs for c in spec.keep))
         for i, spec in enumerate(self.recipe.inputs):
             reader = InputReader(spec, i, self.recipe.base_dir, self.recipe.seed, self.recipe.batch_size)
             for frame, bad in reader.batches():
-                out.write(frame)
+                missing = [pl.lit(None, dtype=pl.Utf8).alias(c) for c in extra if c not in frame.columns]
+                out.write(frame.with_columns(missing))
                 if bad:
                     ledger = pl.DataFrame(bad, schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8,
                                                        "origin": pl.Utf8})

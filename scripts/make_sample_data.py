@@ -249,6 +249,68 @@ def build_chat() -> list[dict]:
     return chats
 
 
+# Messy records for the cleaning recipe (recipes/clean.yaml): each line is a problem a cleaning
+# step must catch, with the step that should catch it; GOOD records must survive every step.
+NEAR_WORD = [
+    ("Explain why the sky appears blue during the day.",
+     "Sunlight is scattered by the molecules of the air, and blue light is scattered more than red light "
+     "because of its shorter wavelength, so the sky appears blue."),
+    ("Explain why the sky looks blue during the day.",
+     "Sunlight is scattered by the molecules of the air, and blue light is scattered more than red light "
+     "because of its shorter wavelength, so the sky appears blue."),
+    ("Give three tips for staying focused while studying at home.",
+     "1. Put your phone in another room.\n2. Work in blocks of 25 minutes with short breaks.\n"
+     "3. Keep a single, tidy desk used only for studying."),
+    ("Give three tips for staying focused while studying at home",
+     "1. Put your phone in another room.\n2. Work in blocks of 30 minutes with short breaks.\n"
+     "3. Keep a single, tidy desk used only for studying."),
+]
+MESSY = [
+    ("dedup.near", *NEAR_WORD[1]), ("dedup.near", *NEAR_WORD[3]),
+    ("filter.pii", "Draft a short note to my landlord about the broken heater.",
+     "Dear Mr. Smith, the heater in flat 4 has been broken since Monday. Please call me at (555) 123-4567 "
+     "or write to jane.doe@example.com to arrange a repair. Best regards, Jane."),
+    ("filter.pii", "Fix the indentation of this config snippet.",
+     "host: 10.0.0.12\nport: 8080\napi_key = 'A1b2C3d4E5f6G7h8I9j0K1l2'"),
+    ("filter.refusal", "Write a limerick about a cat who loves cheese.",
+     "I'm sorry, but I cannot write limericks. Is there anything else I can help you with?"),
+    ("filter.repetition", "Give me advice on learning to play the guitar.",
+     "Practice every day and you will improve. " * 8),
+    ("filter.markup", "Write a Python function that doubles a number.",
+     "Here is the function:\n```python\ndef double(x):\n    return x * 2\n"),
+    ("filter.truncated", "Summarize the causes of the French Revolution.",
+     "The French Revolution was driven by a fiscal crisis, resentment of the privileges of the nobility "
+     "and clergy, poor harvests that raised the price of bread, and"),
+    ("filter.long_lines", "Encode the word ABC in base64, repeated many times.", "QUJD" * 800),
+    ("filter.chars", "Draw a small ASCII decoration.", "Here it is: $$$ ### @@@ *** ((( ))) {{{ }}} ||| ~~~ <<< >>> ^^^ %%%"),
+    ("filter.trivial", "List the ingredients of a classic margherita pizza.", "N/A"),
+    ("filter.echo", "Describe the water cycle in three sentences for a ten year old.",
+     "Describe the water cycle in three sentences for a ten year old."),
+    ("filter.language", "Was ist die Hauptstadt von Deutschland und wofür ist sie bekannt?",
+     "Die Hauptstadt von Deutschland ist Berlin. Sie ist bekannt für ihre Geschichte, Museen und Kultur."),
+    ("filter.decontaminate", "Quick quiz for the class: at sea level, what is the boiling point of water in "
+     "degrees Celsius? Answer in one word.", "100"),
+]
+GOOD = [
+    ("Name the only even prime number.", None, "2"),
+    ("What is the capital of Japan?", None, "Tokyo"),
+    ("According to the passage, when did the museum open?",
+     "The city museum opened in 1902 and was enlarged in 1955.", "1902"),
+    ("Write a Python function that returns the square of a number.", None,
+     "```python\ndef square(x):\n    return x * x\n```"),
+    ("List three primary colors.", None, "- red\n- blue\n- yellow"),
+    ("Explain what erosion is in one sentence.", None,
+     "Erosion is the slow wearing away of rock and soil by water, wind and ice."),
+    *[(q, None, a) for q, a in NEAR_WORD[::2]],
+]
+
+
+def build_messy() -> list[dict]:
+    rows = [{"instruction": q, "input": c or "", "output": a, "expect": "keep"} for q, c, a in GOOD]
+    rows += [{"instruction": q, "input": "", "output": a, "expect": step} for step, q, a in MESSY]
+    return rows
+
+
 def write(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
@@ -260,4 +322,5 @@ if __name__ == "__main__":
     write(OUT / "sample.jsonl", build_alpaca())
     write(OUT / "sample_chat.jsonl", build_chat())
     write(OUT / "sample_eval.jsonl", EVAL)
-    print(f"wrote sample.jsonl, sample_chat.jsonl and sample_eval.jsonl in {OUT}")
+    write(OUT / "sample_messy.jsonl", build_messy())
+    print(f"wrote sample.jsonl, sample_chat.jsonl, sample_eval.jsonl and sample_messy.jsonl in {OUT}")

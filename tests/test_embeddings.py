@@ -36,9 +36,23 @@ def test_matches_sentence_transformers_and_fast_backend_agrees(cache):
     ours = Embedder(cache_folder=cache, backend="fp32").encode(TEXTS)
     assert np.min(np.sum(reference * ours, axis=1)) > 0.9999
     fast = Embedder(cache_folder=cache)          # auto: the fastest backend that passes the quality bar
-    assert fast.backend in ("bf16", "int8", "fp32")
+    assert fast.backend in ("ov-bf16", "bf16", "int8", "fp32")
     got = fast.encode(TEXTS)
     assert np.mean(np.sum(reference * got, axis=1)) >= 0.99
+
+
+@pytest.mark.parametrize("backend", ["ov-fp32", "ov-bf16"])
+def test_openvino_backend_agrees_with_torch_and_exports_once(cache, backend, monkeypatch):
+    torch_vectors = Embedder(cache_folder=cache, backend="fp32", cache=False).encode(TEXTS)
+    ov_vectors = Embedder(cache_folder=cache, backend=backend, cache=False).encode(TEXTS)
+    assert np.min(np.sum(torch_vectors * ov_vectors, axis=1)) > (0.9999 if backend == "ov-fp32" else 0.99)
+    assert np.allclose(np.linalg.norm(ov_vectors, axis=1), 1, atol=1e-5)
+    exported = list((cache / "openvino").rglob("model.xml"))
+    assert len(exported) == 1
+    import openvino
+    monkeypatch.setattr(openvino, "convert_model", lambda *a, **k: pytest.fail("exported twice"))
+    again = Embedder(cache_folder=cache, backend=backend, cache=False).encode(TEXTS)
+    assert np.allclose(again, ov_vectors, atol=1e-6)
 
 
 def test_second_run_hits_the_cache_and_calls_no_model(cache, monkeypatch):

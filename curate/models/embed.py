@@ -8,10 +8,11 @@ What makes it fast, in order of effect:
   second run over the same texts computes nothing;
 - texts are tokenized once, sorted by length and batched by a token budget, so batches carry
   almost no padding and are as large as the budget allows;
-- the backend: on CUDA fp16; on CPU bf16 weights where the processor has AVX512-BF16/AMX, else
-  dynamic int8 quantization of the linear layers, else fp32. A fast backend is used only after it
-  passes a quality check against fp32 on a fixed probe set (mean cosine >= 0.99), recorded once
-  per model in the cache folder.
+- the backend: on CUDA fp16; on CPU, where the processor has AVX512-BF16/AMX, the model exported
+  once to OpenVINO and run in bf16 (`ov-bf16`), else torch bf16 weights; otherwise dynamic int8
+  quantization of the linear layers, else fp32. A fast backend is used only after it passes a
+  quality check against fp32 on a fixed probe set (mean cosine >= 0.99), recorded once per model
+  in the cache folder.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ import numpy as np
 
 from ..errors import ConfigError
 from .bundled import MINILM, cache_dir, minilm_dir
+from . import openvino_backend
 from .embed_cache import EmbeddingCache, text_key
 from .probe_texts import PROBE_TEXTS
 
-BACKENDS = ("fp32", "bf16", "int8", "fp16")
+BACKENDS = ("fp32", "bf16", "int8", "fp16", "ov-bf16", "ov-fp32")
 QUALITY_BAR = 0.99
 
 
@@ -102,6 +104,11 @@ class Embedder:
             raise ConfigError(f"embedding backend '{backend}': choose auto, {', '.join(BACKENDS)}")
         if backend == "fp16" and self.device == "cpu":
             raise ConfigError("backend fp16 needs a CUDA device")
+        if backend.startswith("ov-"):
+            if self.device != "cpu":
+                raise ConfigError(f"backend {backend} runs on the CPU; use device cpu")
+            if not openvino_backend.available():
+                raise ConfigError(f"backend {backend} needs the openvino package: pip install openvino")
         self.requested_backend = backend
         self.use_cache = cache
         self.cache_folder = Path(cache_folder) if cache_folder else cache_dir() / "embeddings"
@@ -135,6 +142,8 @@ class Embedder:
             model = model.half()
         elif backend == "int8":
             model = torch.ao.quantization.quantize_dynamic(model.float(), {torch.nn.Linear}, dtype=torch.qint8)
+        elif backend in openvino_backend.PRECISIONS:
+            model = openvino_backend.OpenVINOEncoder(model, backend, self.cache_folder / "openvino" / self.identity)
         return model
 
     @property
@@ -148,7 +157,8 @@ class Embedder:
             return self.requested_backend
         if self.device.startswith("cuda"):
             return "fp16"
-        candidates = (["bf16"] if cpu_has_bf16() else []) + ["int8"]
+        bf16 = (["ov-bf16"] if openvino_backend.available() else []) + ["bf16"]
+        candidates = (bf16 if cpu_has_bf16() else []) + ["int8"]
         for candidate in candidates:
             if self.quality(candidate) >= QUALITY_BAR:
                 return candidate
@@ -201,7 +211,6 @@ class Embedder:
         return batches
 
     def _forward_all(self, model, texts: list[str], progress=None) -> np.ndarray:
-        import torch
         encodings = self._tokenize(model, texts)
         self.stats.truncated += sum(1 for e in encodings if e.overflowing)
         lengths = np.array([len(e.ids) for e in encodings])
@@ -215,16 +224,23 @@ class Embedder:
                 n = lengths[i]
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            features = {"input_ids": torch.from_numpy(ids).to(self.device),
-                        "attention_mask": torch.from_numpy(mask).to(self.device),
-                        "token_type_ids": torch.zeros((len(idx), width), dtype=torch.int64, device=self.device)}
-            with torch.inference_mode():
-                emb = model(features)["sentence_embedding"].float()
-                emb = torch.nn.functional.normalize(emb, dim=1)
-            out[idx] = emb.cpu().numpy()
+            out[idx] = self._embed_batch(model, ids, mask)
             if progress:
                 progress(len(idx))
         return out
+
+    def _embed_batch(self, model, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Unit vectors for one padded batch, from a torch SentenceTransformer or an OpenVINO encoder."""
+        if isinstance(model, openvino_backend.OpenVINOEncoder):
+            emb = model.embed(ids, mask)
+            return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        import torch
+        features = {"input_ids": torch.from_numpy(ids).to(self.device),
+                    "attention_mask": torch.from_numpy(mask).to(self.device),
+                    "token_type_ids": torch.zeros_like(torch.from_numpy(ids)).to(self.device)}
+        with torch.inference_mode():
+            emb = model(features)["sentence_embedding"].float()
+            return torch.nn.functional.normalize(emb, dim=1).cpu().numpy()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` -> (n, dim) float32 unit vectors, in input order."""

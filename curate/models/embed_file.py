@@ -6,22 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import ConfigError
+from ..io.load import load_records
 from .bundled import MINILM
-
-
-def load_records(data: str) -> pl.DataFrame:
-    """A run directory's final dataset, or records read from files (format auto-detected)."""
-    path = Path(data)
-    if path.is_dir() and (path / "final.parquet").is_file():
-        return pl.read_parquet(path / "final.parquet")
-    if path.is_dir():
-        raise ConfigError(f"{data} is a folder but not a finished curate run (no final.parquet)")
-    from ..io.sources import InputReader
-    from ..recipe import InputSpec
-    reader = InputReader(InputSpec(path=data), 0, None, 0, 50_000)
-    frames = [frame for frame, _ in reader.batches()]
-    return pl.concat(frames)
 
 
 def embed_to_parquet(data: str, out: Path, field: str = "text", model: str | None = None,

@@ -8,8 +8,10 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .base import REGISTRY, Context, Result, Step, StepConfig, register
-from . import (dedup_exact, dedup_semantic, filter_near, length, mix, normalize, sample,  # noqa: F401,E402
-               select_diverse, tag_cluster, where)
+from . import (  # noqa: F401,E402  (importing a module registers its steps)
+    decontaminate, dedup_exact, dedup_near, dedup_semantic, filter_near, heuristics, language,
+    length, mix, normalize, pii, sample, score_fasttext, select_diverse, select_top, tag_cluster,
+    where)
 
 __all__ = ["REGISTRY", "Context", "Result", "Step", "StepConfig", "register", "build_config",
            "validate_step_configs", "step_class"]

@@ -72,6 +72,14 @@ def split(batch: pl.DataFrame, keep: pl.Series | pl.Expr, reason: str | pl.Expr,
     return Result(kept=batch.filter(mask), rejected=rejected_rows(batch.filter(~mask), reason, detail))
 
 
+def split_by_reason(batch: pl.DataFrame, reason: pl.Expr, detail: pl.Expr) -> Result:
+    """Rows where `reason` is null are kept; the others go to the ledger with that reason and detail."""
+    frame = batch.with_columns(reason.alias("_reason"), detail.alias("_detail"))
+    res = split(frame, pl.col("_reason").is_null(), pl.col("_reason"), pl.col("_detail"))
+    res.kept = res.kept.drop("_reason", "_detail")
+    return res
+
+
 class Step:
     """Base class. Subclasses set `name`, `Config`, and implement `apply` (and `fit` if
     `scope == "dataset"`). The docstring of a subclass is its user documentation."""

@@ -18,7 +18,7 @@ class EmbeddingConfig(StepConfig):
     field: str = Field("text", description="text to embed: a column, or `text` for all text")
     model: str = Field(MINILM, description="sentence-transformers model: Hub id, local folder, or the bundled default")
     device: str = Field("auto", description="auto (CUDA when present), cpu, cuda")
-    backend: str = Field("auto", description="auto, fp32, bf16, int8 (CPU), fp16 (CUDA)")
+    backend: str = Field("auto", description="auto, fp32, bf16, int8, ov-bf16, ov-fp32 (CPU), fp16 (CUDA)")
     embeddings: Optional[str] = Field(None, description="Parquet from `curate embed` (id, embedding) to reuse")
 
 

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from .base import Result, Step, register, split
 from .embedding import EmbeddingConfig, embed_frame, make_embedder
+from .references import read_references
 
 
 @register("filter.near")
@@ -34,19 +35,9 @@ class NearFilter(Step):
         self.index = None
 
     def _load_references(self):
-        from ..io.sources import InputReader
         from ..models.index import VectorIndex
-        from ..recipe import InputSpec
         cfg = self.config
-        frames = []
-        for i, path in enumerate(cfg.references):
-            reader = InputReader(InputSpec(path=path, format=cfg.reference_format), i, self.ctx.base_dir,
-                                 self.ctx.seed, 50_000)
-            frames += [frame for frame, _ in reader.batches()]
-        refs = pl.concat(frames) if frames else pl.DataFrame()
-        if refs.height == 0:
-            from ..errors import ConfigError
-            raise ConfigError("filter.near: the reference files hold no records")
+        refs = read_references(cfg.references, cfg.reference_format, self.ctx, "filter.near")
         self.embedder = make_embedder(cfg)
         ref_cfg = cfg.model_copy(update={"field": cfg.reference_field or cfg.field, "embeddings": None})
         vectors, _ = embed_frame(refs, ref_cfg, self.embedder)

@@ -1,0 +1,51 @@
+"""The shape shared by the per-field quality heuristics: check some fields, reject on the first
+failing one with a reason and a detail naming the field, and say what to do when a field is missing.
+
+A check is a polars expression over one field's text, so every heuristic runs column-wise in
+polars' native code, not in a Python loop over records.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import polars as pl
+from pydantic import Field
+
+from ..errors import ConfigError
+from .base import Result, Step, StepConfig, split_by_reason
+from .text import field_text
+
+
+class FieldCheckConfig(StepConfig):
+    fields: list[str] = Field(["response"], description="fields checked (any text column, `history` or `text`)")
+    on_missing: Literal["skip", "reject"] = Field(
+        "skip", description="a record whose field is missing (null): `skip` the check, or `reject` it (`missing_field`)")
+
+
+class FieldCheck(Step):
+    """Base of the heuristics: subclasses set `reason` and implement `check(text) -> (bad, detail)`."""
+
+    reason: ClassVar[str]
+    Config: ClassVar[type[FieldCheckConfig]] = FieldCheckConfig
+
+    def check(self, text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        raise NotImplementedError
+
+    def apply(self, batch: pl.DataFrame) -> Result:
+        cfg = self.config
+        reason, detail = pl.lit(None, dtype=pl.Utf8), pl.lit(None, dtype=pl.Utf8)
+        for name in reversed(cfg.fields):   # the first failing field (in config order) names the reason
+            if name not in ("text", "history") and name not in batch.columns:
+                raise ConfigError(f"{self.name}: field '{name}' is not a column; columns: {', '.join(batch.columns)}")
+            text = field_text(name)
+            bad, why = self.check(text)
+            missing = text.is_null()
+            if cfg.on_missing == "reject":
+                reason = pl.when(missing).then(pl.lit("missing_field")).otherwise(reason)
+                detail = pl.when(missing).then(pl.lit(f"{name} is missing")).otherwise(detail)
+            failed = ~missing & bad.fill_null(False)
+            reason = pl.when(failed).then(pl.lit(self.reason)).otherwise(reason)
+            detail = pl.when(failed).then(pl.format(f"{name}: {{}}", why)).otherwise(detail)
+        res = split_by_reason(batch, reason, detail)
+        return res
