@@ -53,7 +53,7 @@ def perturb(text: str, rng: random.Random) -> str:
 def build(n: int, planted: int, seed: int = 0) -> tuple[Path, dict[int, int]]:
     """docs.jsonl with n documents, the last `planted` of them near copies; {copy id: original id}."""
     rng = random.Random(seed)
-    base = [t for t in real_texts(int((n - planted) * 1.6), seed=seed, with_response=True)
+    base = [t for t in real_texts(int((n - planted) * 1.6), seed=seed, with_response=True, strict=False)
             if len(t.split()) >= 10][: n - planted]
     if len(base) < n - planted:
         raise SystemExit(f"only {len(base)} real documents of 10+ words")
@@ -95,7 +95,8 @@ def removed_ids(tool: str, out: Path, n: int) -> set[int]:
         kept_ids = {int(o.rsplit(":", 1)[1]) - 1 for o in kept.to_list()}
     else:
         kept_ids = set()
-        for f in sorted(out.rglob("*.jsonl*")):
+        files = [out / "out.jsonl"] if tool == "data-juicer" else sorted((out / "out").glob("*.jsonl*"))
+        for f in files:
             opener = __import__("gzip").open if f.suffix == ".gz" else open
             with opener(f, "rt", encoding="utf-8") as fh:
                 for line in fh:
@@ -125,7 +126,7 @@ def main() -> None:
         out = WORK / "dt"
         results["datatrove"] = measure([str(peers / "dt/bin/python"), str(ROOT / "benchmarks/peers/datatrove_minhash.py"),
                                         str(src), str(out)], log=str(WORK / "dt.log"))
-        removed["datatrove"] = removed_ids("datatrove", out / "out", args.n)
+        removed["datatrove"] = removed_ids("datatrove", out, args.n)
     if "dj" not in skip:
         out = WORK / "dj"
         results["data-juicer"] = measure([str(peers / "dj/bin/python"), str(ROOT / "benchmarks/peers/data_juicer_minhash.py"),

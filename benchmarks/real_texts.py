@@ -12,7 +12,8 @@ SOURCES = ["llamafactory_demo/alpaca_en_demo.json", "lima/lima.json", "self_inst
            "instruction_induction/raw/induce/*.json", "xquad/xquad.en.json", "llamafactory_demo/dpo_en_demo.json"]
 
 
-def real_texts(n: int, seed: int = 0, with_response: bool = False) -> list[str]:
+def real_texts(n: int, seed: int = 0, with_response: bool = False, strict: bool = True) -> list[str]:
+    """`n` distinct texts (or, with `strict=False`, up to `n`)."""
     from curate.io.sources import InputReader
     from curate.recipe import InputSpec
     from curate.records import user_turn
@@ -27,6 +28,6 @@ def real_texts(n: int, seed: int = 0, with_response: bool = False) -> list[str]:
                 texts.append(f"{text}\n{row[2]}" if with_response else text)
     unique = list(dict.fromkeys(t for t in texts if t.strip()))
     random.Random(seed).shuffle(unique)
-    if len(unique) < n:
+    if len(unique) < n and strict:
         raise SystemExit(f"only {len(unique)} distinct texts in the shared data, asked for {n}")
     return unique[:n]

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import CurateError
+from .errors import ConfigError, CurateError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Curate instruction datasets with recipes; explore runs with SQL; export to the Hub.")
@@ -110,6 +110,36 @@ def embed(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run dir
         typer.echo(str(embed_to_parquet(data, out, field, model, device, backend)))
     except CurateError as exc:
         _fail(exc)
+
+
+@app.command()
+def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory, an exported dataset, data files, or hub:ID"),
+          out: Path = typer.Option(..., "--out", help="output folder: adapter/, metrics, loss.png, summary.json"),
+          model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", help="Hub id, local folder or bundled"),
+          max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="token budget (equal-cost comparisons)"),
+          epochs: float = typer.Option(1.0, "--epochs"), lr: float = typer.Option(2e-4, "--lr"),
+          max_len: int = typer.Option(1024, "--max-len", help="tokens per packed row"),
+          batch_size: int = typer.Option(4, "--batch-size", help="packed rows per micro-batch"),
+          grad_accum: int = typer.Option(1, "--grad-accum"), seed: int = typer.Option(0, "--seed"),
+          lora_r: int = typer.Option(16, "--lora-r"), lora_alpha: int = typer.Option(32, "--lora-alpha"),
+          schedule: str = typer.Option("cosine", "--schedule", help="cosine, linear or constant"),
+          device: str = typer.Option("auto", "--device"), dtype: str = typer.Option("auto", "--dtype"),
+          limit: Optional[int] = typer.Option(None, "--limit", help="first N records only"),
+          quiet: bool = typer.Option(False, "-q", "--quiet")):
+    """LoRA-fine-tune a causal LM on records (loss on response tokens, packed, resumable)."""
+    from pydantic import ValidationError
+    try:
+        from .train.config import TrainConfig
+        from .train.loop import Trainer
+        cfg = TrainConfig(data=data, out=str(out), model=model, max_tokens=max_tokens, epochs=epochs, lr=lr,
+                          max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, seed=seed, lora_r=lora_r,
+                          lora_alpha=lora_alpha, schedule=schedule, device=device, dtype=dtype, limit=limit)
+        summary = Trainer(cfg, progress=not quiet).run()
+    except ValidationError as exc:
+        _fail(ConfigError(str(exc)))
+    except CurateError as exc:
+        _fail(exc)
+    typer.echo(f"{out}: {summary['steps']} steps, {summary['tokens']:,} tokens, {summary['tokens_per_s']:,.0f} tok/s")
 
 
 fasttext_app = typer.Typer(no_args_is_help=True, help="fastText classifiers: train one for score.fasttext.")

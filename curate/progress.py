@@ -34,9 +34,10 @@ class Progress:
     def task(self, name: str, total: int | None):
         return self._progress.add_task(name, total=total) if self._progress else None
 
-    def advance(self, task, n: int) -> None:
+    def advance(self, task, n: int, description: str | None = None) -> None:
+        """Move a bar on; `description` replaces its label (e.g. with the current loss)."""
         if self._progress and task is not None:
-            self._progress.advance(task, n)
+            self._progress.update(task, advance=n, **({"description": description} if description else {}))
 
     def done(self, task) -> None:
         if self._progress and task is not None:

@@ -66,3 +66,21 @@ def test_instruction_induction_uses_gold_annotations(cli, tmp_path):
     frame = pl.read_parquet(run_dir / "final.parquet")
     gold = orjson.loads((SHARED / "instruction_induction/annotations/antonyms.json").read_bytes())["annotations"][0]
     assert frame.height == 100 and set(frame["instruction"]) == {gold} and set(frame["task"]) == {"antonyms"}
+
+
+def test_clean_recipe_runs_on_a_shared_dataset(cli):
+    """recipes/clean.yaml on real data (LIMA + the Alpaca demo), decontaminated against GSM8K test:
+    the run accounts for every record and the rejections are spread over several steps."""
+    import json
+    from conftest import ROOT
+    inputs = json.dumps([{"path": str(SHARED / "lima/lima.json")},
+                         {"path": str(SHARED / "llamafactory_demo/alpaca_en_demo.json")}])
+    result = cli("run", ROOT / "recipes" / "clean.yaml", "-q", "--set", f"inputs={inputs}",
+                 "--set", f"steps.13.with.evals=[{SHARED / 'gsm8k/test.jsonl'}]")
+    assert result.exit_code == 0, result.output
+    run_dir = Path(result.output.strip().splitlines()[-1])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    stages = manifest["stages"]
+    assert stages[0]["kept"] == 1_029 + 999
+    assert stages[-1]["kept"] > 1_500
+    assert sum(1 for s in stages[1:] if s["rejected"]) >= 5

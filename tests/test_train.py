@@ -1,0 +1,165 @@
+"""The LoRA trainer: a tiny randomly initialised Llama-style model for the mechanics, the bundled
+SmolLM2 once for the real path (loads offline, generates, trains a step)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from curate.errors import ConfigError, CurateError
+from curate.train.config import TrainConfig
+from curate.train.examples import EncodeError, encode
+from curate.train.loop import Trainer, token_loss_sum
+from curate.train.packing import collate, pack
+from conftest import write_jsonl
+
+RECORD = {"instruction": "What is the capital of France?", "context": None, "response": "Paris is the capital.",
+          "system": None, "history": None}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from curate.models.lm import load_tokenizer
+    return load_tokenizer("bundled:smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, tokenizer):
+    """A 2-layer Llama with the SmolLM2 tokenizer, random weights, saved like any local model."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():      # the default init (std 0.02) gives every token almost the same logit
+        model.model.embed_tokens.weight *= 10
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def qa_rows(n: int) -> list[dict]:
+    colours = ["red", "blue", "green", "yellow"]
+    return [{"instruction": f"What colour is item {i}?", "output": f"Item {i} is {colours[i % 4]}."} for i in range(n)]
+
+
+def test_only_response_tokens_carry_loss(tokenizer):
+    ex = encode(tokenizer, {**RECORD, "history": [{"role": "user", "content": "Hi"},
+                                                  {"role": "assistant", "content": "Hello!"}]}, 512)
+    supervised = tokenizer.decode([t for t in ex.labels if t != -100])
+    assert supervised == "Hello!<|im_end|>\nParis is the capital.<|im_end|>\n"
+    assert len(ex.ids) == len(ex.labels)
+
+
+def test_loss_mask_is_respected(tokenizer):
+    answer = tokenizer(RECORD["response"], add_special_tokens=False)["input_ids"]
+    mask = [1] * len(answer)
+    mask[0] = 0                                            # drop the first response token from the loss
+    ex = encode(tokenizer, {**RECORD, "loss_mask": mask}, 512)
+    full = encode(tokenizer, RECORD, 512)
+    assert sum(t != -100 for t in full.labels) - sum(t != -100 for t in ex.labels) == 1
+    assert answer[0] not in [t for t in ex.labels if t != -100][:1]
+    with pytest.raises(EncodeError, match="loss_mask has 2 entries"):
+        encode(tokenizer, {**RECORD, "loss_mask": [1, 0]}, 512)
+
+
+def test_packing_keeps_examples_separate(tiny_model, tokenizer):
+    from curate.models.lm import load_model
+    model = load_model(tiny_model).eval()
+    a = encode(tokenizer, RECORD, 512)
+    b = encode(tokenizer, {**RECORD, "instruction": "Name a large ocean.", "response": "The Pacific."}, 512)
+    rows = pack([a, b], 512, seed=0)
+    assert len(rows) == 1 and rows[0].examples == 2
+    packed = collate(rows, tokenizer.pad_token_id)
+    with torch.no_grad():
+        joint = model(input_ids=packed["input_ids"], position_ids=packed["position_ids"], use_cache=False).logits[0]
+        first = rows[0].positions.index(0, 1)                 # where the second example starts
+        order = (a, b) if rows[0].ids[:len(a.ids)] == a.ids else (b, a)
+        for ex, start in zip(order, (0, first)):
+            alone = model(input_ids=torch.tensor([ex.ids])).logits[0]
+            assert torch.allclose(joint[start:start + len(ex.ids)], alone, atol=1e-4)
+
+
+def test_loss_falls_and_run_writes_its_outputs(tiny_model, tmp_path):
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(16))
+    cfg = TrainConfig(data=str(tmp_path / "qa.jsonl"), model=tiny_model, out=str(tmp_path / "run"), epochs=20,
+                      lr=1e-2, batch_size=2, max_len=64, warmup=0.0, lora_dropout=0.0, lora_r=32)
+    summary = Trainer(cfg, progress=False).run()
+    steps = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert len(steps) == summary["steps"] and summary["examples"] == 16
+    first, last = sum(s["loss"] for s in steps[:3]) / 3, sum(s["loss"] for s in steps[-3:]) / 3
+    assert last < 0.5 * first
+    for name in ("adapter/adapter_config.json", "adapter/adapter_model.safetensors", "train_config.json",
+                 "summary.json", "loss.png"):
+        assert (tmp_path / "run" / name).is_file(), name
+    assert steps[-1]["lr"] < steps[len(steps) // 2]["lr"]      # cosine decay
+
+
+def test_token_budget_caps_the_run(tiny_model, tmp_path):
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(40))
+    cfg = TrainConfig(data=str(tmp_path / "qa.jsonl"), model=tiny_model, out=str(tmp_path / "b"), epochs=3,
+                      max_tokens=500, max_len=64, batch_size=1)
+    summary = Trainer(cfg, progress=False).run()
+    assert 500 <= summary["tokens"] < 500 + 64
+
+
+def test_resume_from_checkpoint_continues_the_schedule(tiny_model, tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(12))
+    common = dict(data=str(tmp_path / "qa.jsonl"), model=tiny_model, epochs=2, batch_size=2, max_len=48,
+                  save_every=2, lr=1e-2)
+    Trainer(TrainConfig(out=str(tmp_path / "straight"), **common), progress=False).run()
+    original = Trainer._checkpoint
+
+    def stop_after_first_checkpoint(self, *args):
+        original(self, *args)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Trainer, "_checkpoint", stop_after_first_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(TrainConfig(out=str(tmp_path / "resumed"), **common), progress=False).run()
+    monkeypatch.setattr(Trainer, "_checkpoint", original)
+    assert json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())["step"] == 2
+    Trainer(TrainConfig(out=str(tmp_path / "resumed"), **common), progress=False).run()
+    a = load_file(str(tmp_path / "straight" / "adapter" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "adapter" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    lrs = [json.loads(line)["lr"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    straight = [json.loads(line)["lr"] for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert lrs == straight
+
+
+def test_bad_training_input(tiny_model, tmp_path, monkeypatch):
+    write_jsonl(tmp_path / "long.jsonl", [{"instruction": "Tell a story.", "output": "word " * 300},
+                                          {"instruction": "Hi?", "output": "Hello."}])
+    cfg = TrainConfig(data=str(tmp_path / "long.jsonl"), model=tiny_model, out=str(tmp_path / "d"), max_len=64,
+                      over_length="drop")
+    summary = Trainer(cfg, progress=False).run()
+    assert summary["examples"] == 1 and summary["skipped"] == {"longer than max_len": 1}
+    truncate = Trainer(cfg.model_copy(update={"over_length": "truncate", "out": str(tmp_path / "t")}), progress=False).run()
+    assert truncate["examples"] == 2 and truncate["truncated"] == 1
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(CurateError, match="empty"):
+        Trainer(cfg.model_copy(update={"data": str(tmp_path / "empty.jsonl")}), progress=False).run()
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ConfigError, match="bundled:smollm2-135m-instruct"):
+        Trainer(cfg.model_copy(update={"model": "some-org/not-downloaded-model"}), progress=False).run()
+
+
+def test_bundled_smollm2_loads_offline_generates_and_trains_a_step(tokenizer, tmp_path):
+    from curate.models.lm import load_model
+    model = load_model("bundled:smollm2-135m-instruct").eval()
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "What is 2 + 2?"}], add_generation_prompt=True,
+                                           return_tensors="pt", return_dict=True)
+    out = model.generate(**prompt, max_new_tokens=12, do_sample=False)
+    assert "4" in tokenizer.decode(out[0, prompt["input_ids"].shape[1]:])
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(4))
+    summary = Trainer(TrainConfig(data=str(tmp_path / "qa.jsonl"), out=str(tmp_path / "s"), max_len=64,
+                                  batch_size=4), progress=False).run()
+    assert summary["steps"] == 1 and summary["trainable_params"] > 0
+    batch = collate(pack([encode(tokenizer, RECORD, 64)], 64, 0), tokenizer.pad_token_id)
+    loss, n = token_loss_sum(model, batch)
+    assert n > 0 and torch.isfinite(loss)
