@@ -8,9 +8,10 @@ lowercased text without punctuation, 112 permutations as 14 bands of 8 rows (dat
 defaults), no candidate verification (neither peer verifies), keep the first document of a group.
 Each tool runs as its own process from a JSONL file to its output, timed with peak RSS.
 
-Agreement: the documents each tool removes, compared as sets (|A ∩ B| / |A ∪ B|), the duplicate
-pairs (removed document, planted original) found by each, and the output is checked complete
-(kept + removed = input) before comparing.
+Agreement: the documents each tool removes, compared as sets (|A ∩ B| / |A ∪ B|), and the share of
+planted duplicate pairs (copy, original) on which two tools make the same decision; the two peers
+are also compared with each other, for scale. Outputs are checked complete (every kept id is an
+input id) before comparing.
 
     python benchmarks/near_dedup.py [--n 100000] [--planted 10000] [--peers /work/peers] [--skip dt,dj]
 """
@@ -144,12 +145,19 @@ def main() -> None:
     for name, r in results.items():
         print(f"{name:<22} {r['seconds']:>8.1f} {r['docs_per_s']:>8.0f} {r['peak_rss_gib']:>8.2f} {r['removed']:>8} "
               f"{r['planted_found']:>14.3f}")
-    for peer in peer_names:
-        a, b = removed[ref], removed[peer]
+    def agreement(x: str, y: str) -> None:
+        a, b = removed[x], removed[y]
         both = len(a & b) / max(1, len(a | b))
-        print(f"removed-set agreement {ref} vs {peer}: {both:.3f} (|A&B| {len(a & b)}, only curate {len(a - b)}, "
-              f"only {peer} {len(b - a)})")
-        results[ref][f"agreement_{peer}"] = both
+        same = sum((c in a) == (c in b) for c in planted_pairs) / len(planted_pairs)
+        print(f"{x} vs {y}: removed sets {both:.3f} (|A&B| {len(a & b)}, only {x} {len(a - b)}, only {y} "
+              f"{len(b - a)}); same decision on the planted duplicate pairs {same:.3f}")
+        results[x][f"removed_set_agreement_{y}"] = both
+        results[x][f"planted_pair_agreement_{y}"] = same
+
+    for peer in peer_names:
+        agreement(ref, peer)
+    if len(peer_names) == 2:
+        agreement(*peer_names)                      # how much the two peers agree with each other
     if best:
         print(f"curate is {results[ref]['docs_per_s'] / results[best]['docs_per_s']:.1f}x {best} ({ref})")
     (WORK / "results.json").write_text(json.dumps(results, indent=2))

@@ -142,6 +142,48 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
     typer.echo(f"{out}: {summary['steps']} steps, {summary['tokens']:,} tokens, {summary['tokens_per_s']:,.0f} tok/s")
 
 
+@app.command("eval")
+def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", help="Hub id, local folder or bundled"),
+          suite: str = typer.Option(..., "--suite", help="gsm8k, ii-execute[:TASK], bbh[:TASK], xquad[:LANG], coi, "
+                                                         "conflictqa, or a suite YAML file"),
+          out: Path = typer.Option(..., "--out", help="folder for predictions.parquet and summary.json"),
+          adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
+          limit: Optional[int] = typer.Option(None, "--limit", help="first N items per group"),
+          batch_size: int = typer.Option(16, "--batch-size"), device: str = typer.Option("auto", "--device")):
+    """Evaluate a model (and adapter) on a suite: batched greedy generation, automatic scoring."""
+    try:
+        from .evals.run import evaluate
+        summary = evaluate(model, suite, out, adapter, device, limit, batch_size)
+    except CurateError as exc:
+        _fail(exc)
+    groups = "".join(f"\n  {g}: {v}" for g, v in summary["groups"].items()) if len(summary["groups"]) > 1 else ""
+    typer.echo(f"{summary['suite']} ({summary['scorer']}): {summary['score']} over {summary['items']} items{groups}")
+
+
+@app.command()
+def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA (run dir, export, files)"),
+            treatment: str = typer.Option(..., "--treatment", help="treatment DATA"),
+            suite: List[str] = typer.Option(..., "--suite", help="eval suite(s); repeat for several"),
+            out: Path = typer.Option(..., "--out"),
+            model: str = typer.Option("bundled:smollm2-135m-instruct", "--model"),
+            seeds: int = typer.Option(3, "--seeds", help="training seeds per arm"),
+            max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="budget per run (default: the "
+                                                                                "smaller dataset's tokens)"),
+            limit: Optional[int] = typer.Option(None, "--limit", help="eval items per group"),
+            max_len: int = typer.Option(1024, "--max-len"), lr: float = typer.Option(2e-4, "--lr")):
+    """A/B: train on both datasets at equal cost and seeds, evaluate, report difference with a 95% interval."""
+    try:
+        from .evals.compare import compare as run_compare
+        results = run_compare(baseline, treatment, suite, out, model, seeds, max_tokens, limit,
+                              {"max_len": max_len, "lr": lr})
+    except CurateError as exc:
+        _fail(exc)
+    for name, r in results.items():
+        typer.echo(f"{name}: {r['baseline']:.4f} -> {r['treatment']:.4f} ({r['diff']:+.4f}, 95% "
+                   f"[{r['low']:+.4f}, {r['high']:+.4f}]) {r['verdict']}")
+    typer.echo(str(Path(out) / "report.md"))
+
+
 fasttext_app = typer.Typer(no_args_is_help=True, help="fastText classifiers: train one for score.fasttext.")
 app.add_typer(fasttext_app, name="fasttext")
 

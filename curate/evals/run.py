@@ -1,0 +1,100 @@
+"""`curate eval`: generate answers for a suite, score them, write per-item predictions and a summary.
+
+    OUT/predictions.parquet   id, origin, group, prompt, prediction, references, score
+    OUT/summary.json          suite, model, adapter, items, score (mean), per group, seconds
+
+`curate sql OUT` works on the folder (the predictions are a table like any run stage).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import polars as pl
+
+from ..errors import ConfigError
+from ..records import to_messages
+from .generate import generate
+from .scorers import SCORERS
+from .suites import SuiteSpec, load_suite, memory, references
+
+
+def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
+    from ..io.sources import InputReader
+    from ..recipe import InputSpec
+    frames = []
+    for i, item in enumerate(spec.inputs):
+        try:
+            reader = InputReader(InputSpec(**item), i, None, 0, 50_000)
+        except Exception as exc:        # pydantic validation of the suite's input spec
+            raise ConfigError(f"suite {spec.name}: inputs[{i}]: {exc}") from None
+        frames += [frame for frame, _ in reader.batches()]
+    if not frames:
+        raise ConfigError(f"suite {spec.name}: no items")
+    rows = pl.concat(frames, how="diagonal_relaxed").to_dicts()
+    if spec.limit_per_group or limit:
+        per = spec.limit_per_group or limit
+        counts: dict = {}
+        kept = []
+        for r in rows:
+            g = r.get(spec.group_by) if spec.group_by else None
+            counts[g] = counts.get(g, 0) + 1
+            if counts[g] <= per:
+                kept.append(r)
+        rows = kept
+    return rows
+
+
+def load_for_eval(model: str, adapter: str | None, device: str):
+    from ..models.lm import load_model, load_tokenizer
+    tokenizer = load_tokenizer(model)
+    tokenizer.padding_side = "left"
+    lm = load_model(model, device)
+    if adapter:
+        from peft import PeftModel
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise ConfigError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+        try:
+            lm = PeftModel.from_pretrained(lm, adapter)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"adapter {adapter} does not match model {model}: {str(exc).splitlines()[0]}") from None
+    return lm.eval(), tokenizer
+
+
+def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None, device: str = "auto",
+             limit: int | None = None, batch_size: int = 16, loaded=None) -> dict:
+    """Run `suite` on `model` (+ `adapter`); `loaded` reuses an already loaded (model, tokenizer)."""
+    import torch
+    spec = load_suite(suite)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    records = suite_records(spec, limit)
+    lm, tokenizer = loaded or load_for_eval(model, adapter, device)
+    conversations = []
+    for r in records:
+        messages = to_messages({**r, "response": ""})[:-1]
+        if spec.system and not r.get("system"):
+            messages = [{"role": "system", "content": spec.system}] + messages
+        conversations.append(messages)
+    start = time.perf_counter()
+    predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop)
+    seconds = time.perf_counter() - start
+    scorer = SCORERS[spec.scorer]
+    refs = [references(r, spec) for r in records]
+    scores = [scorer(p, ref, memory(r, spec)) if spec.scorer == "faithfulness" else scorer(p, ref)
+              for p, ref, r in zip(predictions, refs, records)]
+    groups = [str(r.get(spec.group_by)) if spec.group_by else spec.name for r in records]
+    frame = pl.DataFrame({"id": [r["id"] for r in records], "origin": [r["origin"] for r in records],
+                          "group": groups, "prompt": [c[-1]["content"] for c in conversations],
+                          "prediction": predictions, "references": refs, "score": scores})
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(out / "predictions.parquet")
+    per_group = {g: round(float(s), 4) for g, s in frame.group_by("group").agg(pl.col("score").mean()).sort("group").rows()}
+    summary = {"suite": spec.name, "scorer": spec.scorer, "model": model, "adapter": adapter, "device": device,
+               "items": len(records), "score": round(float(frame["score"].mean()), 4), "groups": per_group,
+               "generation_seconds": round(seconds, 2), "items_per_s": round(len(records) / max(seconds, 1e-9), 2)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,115 @@
+"""Automatic scorers for eval suites: each maps (prediction, reference item) to a score in [0, 1].
+
+Normalisation follows the SQuAD evaluation script's convention (lowercase, drop punctuation and
+the articles a/an/the, squeeze whitespace), so exact match and F1 agree with published numbers.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from typing import Callable
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCT = set(string.punctuation)
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def normalize(text: str) -> str:
+    text = "".join(ch for ch in (text or "").lower() if ch not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(pred: str, refs: list[str]) -> float:
+    return float(any(normalize(pred) == normalize(r) for r in refs))
+
+
+def token_f1(pred: str, ref: str) -> float:
+    p, r = normalize(pred).split(), normalize(ref).split()
+    common = Counter(p) & Counter(r)
+    overlap = sum(common.values())
+    if not p or not r:
+        return float(p == r)
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(p), overlap / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_f1(pred: str, refs: list[str]) -> float:
+    return max(token_f1(pred, r) for r in refs)
+
+
+def _number(text: str) -> float | None:
+    """The answer number: after GSM8K's `####` when present, else the last number in the text."""
+    if "####" in text:
+        text = text.split("####")[-1]
+    found = _NUMBER.findall(text)
+    if not found:
+        return None
+    try:
+        return float(found[-1].replace(",", ""))
+    except ValueError:
+        return None
+
+
+def numeric_match(pred: str, refs: list[str]) -> float:
+    got = _number(pred)
+    return float(got is not None and any(_number(r) is not None and abs(got - _number(r)) < 1e-6 for r in refs))
+
+
+def multiple_choice(pred: str, refs: list[str], options: list[str] | None = None) -> float:
+    """Right if the prediction names the reference option: its letter ("(B)", "B.") or its text."""
+    p = pred.strip()
+    letter = re.match(r"^\(?([A-Z])\)?(?:[.:)\s]|$)", p)
+    for ref in refs:
+        ref_letter = re.match(r"^\(?([A-Z])\)?$", ref.strip())
+        if ref_letter and letter and letter.group(1) == ref_letter.group(1):
+            return 1.0
+        if normalize(p) == normalize(ref) or (options and normalize(p).startswith(normalize(ref))):
+            return 1.0
+    return 0.0
+
+
+def rouge_l(pred: str, refs: list[str]) -> float:
+    return max(_rouge().score(r, pred)["rougeL"].fmeasure for r in refs)
+
+
+_ROUGE = None
+
+
+def _rouge():
+    global _ROUGE
+    if _ROUGE is None:
+        from rouge_score import rouge_scorer
+        _ROUGE = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return _ROUGE
+
+
+def contains_all(pred: str, refs: list[str]) -> float:
+    """Every reference string appears in the prediction (normalised)."""
+    p = normalize(pred)
+    return float(all(normalize(r) in p for r in refs))
+
+
+def _first_position(text: str, phrases: list[str]) -> int | None:
+    found = [m.start() for p in phrases if normalize(p)
+             for m in [re.search(rf"\b{re.escape(normalize(p))}\b", text)] if m]
+    return min(found) if found else None
+
+
+def faithfulness(pred: str, refs: list[str], memory: list[str] | None = None) -> float:
+    """Context faithfulness (ConflictQA): 1 if the answer gives the passage's answer (`refs`) before,
+    or instead of, the model's memorised answer (`memory`); whole words, normalised."""
+    p = normalize(pred)
+    follows = _first_position(p, refs)
+    recalls = _first_position(p, memory or [])
+    return float(follows is not None and (recalls is None or follows < recalls))
+
+
+SCORERS: dict[str, Callable[..., float]] = {
+    "exact_match": exact_match, "squad_f1": squad_f1, "numeric": numeric_match,
+    "multiple_choice": multiple_choice, "rouge_l": rouge_l, "contains_all": contains_all,
+    "faithfulness": faithfulness,
+}

@@ -1,0 +1,130 @@
+"""Eval suites: data + prompt + scorer. Built-in ones read ../shared/data; users write YAML.
+
+A suite YAML:
+
+    name: my-qa
+    inputs:                       # recipe-style inputs: any format curate reads
+      - path: evals/my_qa.jsonl
+    scorer: exact_match           # exact_match, squad_f1, numeric, multiple_choice, rouge_l, contains_all, faithfulness
+    max_new_tokens: 32
+    group_by: task                # report per group as well (task or source)
+    system: Answer briefly.       # optional system prompt
+    stop: ["\\n\\n"]              # optional stop strings
+
+Each record's conversation without its response is the prompt (`records.to_messages`, the one
+renderer); the response is the reference (`references_field` names a column holding a JSON list
+of alternatives instead).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..errors import ConfigError
+from .scorers import SCORERS
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+class SuiteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    inputs: list[dict] = Field(description="recipe-style input specs")
+    scorer: str = Field("exact_match")
+    max_new_tokens: int = Field(32, ge=1)
+    group_by: Optional[str] = Field("task")
+    system: Optional[str] = None
+    stop: list[str] = Field(default_factory=list)
+    references_field: Optional[str] = Field(None, description="column with a JSON list of reference answers")
+    memory_field: Optional[str] = Field(None, description="faithfulness: column with the memorised answer(s)")
+    limit_per_group: Optional[int] = Field(None, ge=1, description="first N items of each group")
+
+    @field_validator("scorer")
+    @classmethod
+    def _known(cls, v):
+        if v not in SCORERS:
+            raise ValueError(f"unknown scorer '{v}'; valid scorers: {', '.join(SCORERS)}")
+        return v
+
+
+def _shared(pattern: str) -> str:
+    return str(SHARED / pattern)
+
+
+def builtin(name: str) -> SuiteSpec:
+    """Built-in suites over ../shared/data. `ii-execute:TASK`, `bbh:TASK`, `xquad:LANG` pick one part."""
+    base, _, part = name.partition(":")
+    if base == "gsm8k":
+        return SuiteSpec(name=name, inputs=[{"path": _shared("gsm8k/test.jsonl")}], scorer="numeric",
+                         max_new_tokens=256, group_by=None,
+                         system="Solve the problem step by step, then give the final answer after ####.")
+    if base == "ii-execute":
+        pattern = f"instruction_induction/raw/execute/{part or '*'}.json"
+        return SuiteSpec(name=name, inputs=[{"path": _shared(pattern)}], scorer="exact_match", max_new_tokens=24,
+                         group_by="task", stop=["\n"], system="Answer with the output only.")
+    if base == "bbh":
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"bbh_instruction_format/test_{part or '*'}"),
+                                             "task": "{stem}"}],
+                         scorer="exact_match", max_new_tokens=32, group_by="task", stop=["\n"],
+                         system="Answer with the answer only.")
+    if base == "xquad":
+        lang = part or "en"
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"xquad/xquad.{lang}.json")}], scorer="squad_f1",
+                         max_new_tokens=32, group_by=None, stop=["\n"],
+                         system="Answer with a short span copied from the passage.")
+    if base == "coi":
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"chain_of_instructions/test/{part or 'coi*'}_test.json")}],
+                         scorer="rouge_l", max_new_tokens=256, group_by="source")
+    if base == "conflictqa":
+        return SuiteSpec(name=name, inputs=[{"path": _shared("conflictqa/conflictQA-strategyQA-chatgpt.json"),
+                                             "fields": {"instruction": "question", "context": "counter_memory",
+                                                        "response": "counter_answer"},
+                                             "keep": ["ground_truth"]}],
+                         scorer="faithfulness", max_new_tokens=16, group_by=None, stop=["\n"],
+                         system="Answer yes or no according to the passage, even if you believe otherwise.")
+    raise ConfigError(f"unknown suite '{name}'; built-in suites: gsm8k, ii-execute[:TASK], bbh[:TASK], "
+                      "xquad[:LANG], coi, conflictqa; or a suite YAML file")
+
+
+def load_suite(name_or_file: str) -> SuiteSpec:
+    path = Path(name_or_file)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"suite file does not exist: {name_or_file}")
+        data = yaml.safe_load(path.read_text())
+        try:
+            spec = SuiteSpec.model_validate({"name": path.stem, **(data or {})})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"{name_or_file}: {problems}") from None
+        for item in spec.inputs:                              # paths relative to the suite file
+            if "path" in item and not Path(item["path"]).is_absolute():
+                item["path"] = str(path.parent / item["path"])
+        return spec
+    return builtin(name_or_file)
+
+
+def references(record: dict, spec: SuiteSpec) -> list[str]:
+    if spec.references_field:
+        value = record.get(spec.references_field)
+        refs = json.loads(value) if isinstance(value, str) and value.startswith("[") else [value]
+        return [str(r) for r in refs if r is not None]
+    if spec.scorer == "faithfulness" and record.get("ground_truth") is not None:
+        truth = json.loads(record["ground_truth"])[0] in ("True", True)
+        return ["no" if truth else "yes"]                     # the counter-memory passage argues the opposite
+    return [record.get("response") or ""]
+
+
+def memory(record: dict, spec: SuiteSpec) -> list[str]:
+    if spec.scorer == "faithfulness" and record.get("ground_truth") is not None:
+        truth = json.loads(record["ground_truth"])[0] in ("True", True)
+        return ["yes" if truth else "no"]
+    if spec.memory_field and record.get(spec.memory_field):
+        return [str(record[spec.memory_field])]
+    return []

@@ -1,0 +1,124 @@
+"""Eval suites: scorers on hand-checked cases, batched generation equal to one-at-a-time, suite files,
+adapters, and the outputs a user queries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from curate.errors import ConfigError
+from curate.evals import scorers as S
+from conftest import write_jsonl
+
+
+@pytest.mark.parametrize("fn,pred,refs,expected", [
+    (S.exact_match, "The Eiffel Tower.", ["eiffel tower"], 1.0),
+    (S.exact_match, "Eiffel", ["eiffel tower"], 0.0),
+    (S.numeric_match, "She pays 3 * 6 = 18 dollars.\n#### 18", ["... #### 18"], 1.0),
+    (S.numeric_match, "The total is 1,250.", ["#### 1250"], 1.0),
+    (S.numeric_match, "The answer is 17.", ["#### 18"], 0.0),
+    (S.multiple_choice, "(B) because the second", ["(B)"], 1.0),
+    (S.multiple_choice, "A", ["(B)"], 0.0),
+    (S.contains_all, "Paris and Rome are capitals.", ["paris", "rome"], 1.0),
+    (S.contains_all, "Paris is a capital.", ["paris", "rome"], 0.0),
+])
+def test_scorers_on_hand_checked_cases(fn, pred, refs, expected):
+    assert fn(pred, refs) == expected
+
+
+def test_squad_f1():
+    # normalised "in year 1902" against "1902": precision 1/3, recall 1, F1 0.5; the best reference counts
+    assert S.squad_f1("in the year 1902", ["1902"]) == pytest.approx(0.5)
+    assert S.squad_f1("in the year 1902", ["1902", "the year 1902"]) == pytest.approx(0.8)
+
+
+def test_rouge_l_and_faithfulness():
+    assert S.rouge_l("the cat sat on the mat", ["the cat sat on the mat"]) == pytest.approx(1.0)
+    assert 0.3 < S.rouge_l("the cat sat", ["the cat sat on the mat"]) < 0.8
+    assert S.faithfulness("No, according to the passage.", ["no"], ["yes"]) == 1.0
+    assert S.faithfulness("Yes. Well, the passage says no.", ["no"], ["yes"]) == 0.0
+    assert S.faithfulness("I know nothing.", ["no"], ["yes"]) == 0.0          # "nothing" is not "no"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from curate.models.lm import load_tokenizer
+    tokenizer = load_tokenizer("bundled:smollm2-135m-instruct")
+    folder = tmp_path_factory.mktemp("tiny-eval")
+    torch.manual_seed(1)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                         pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():
+        model.model.embed_tokens.weight *= 10
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_batched_generation_equals_one_at_a_time(tiny):
+    from curate.evals.generate import generate
+    from curate.evals.run import load_for_eval
+    model, tokenizer = load_for_eval(tiny, None, "cpu")
+    conversations = [[{"role": "user", "content": text}] for text in
+                     ["Hi", "Tell me a long story about a dragon and a knight", "2+2?", "Name three colours please"]]
+    batched = generate(model, tokenizer, conversations, max_new_tokens=8, batch_size=4)
+    single = [generate(model, tokenizer, [c], max_new_tokens=8, batch_size=1)[0] for c in conversations]
+    assert batched == single
+
+
+def test_eval_on_a_suite_file_writes_predictions_and_summary(tiny, tmp_path, cli):
+    write_jsonl(tmp_path / "items.jsonl", [{"instruction": f"Say {w}.", "output": w, "kind": k}
+                                           for w, k in [("yes", "a"), ("no", "a"), ("maybe", "b")]])
+    (tmp_path / "suite.yaml").write_text("inputs:\n  - path: items.jsonl\n    task: '{stem}'\n"
+                                         "scorer: exact_match\nmax_new_tokens: 4\n")
+    result = cli("eval", "--model", tiny, "--suite", tmp_path / "suite.yaml", "--out", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    preds = pl.read_parquet(tmp_path / "ev" / "predictions.parquet")
+    assert summary["items"] == 3 and preds.height == 3
+    assert set(preds.columns) == {"id", "origin", "group", "prompt", "prediction", "references", "score"}
+    assert preds["references"].to_list() == [["yes"], ["no"], ["maybe"]]
+    assert summary["score"] == pytest.approx(preds["score"].mean())
+
+
+def test_suite_with_unknown_scorer_lists_the_valid_ones(tmp_path):
+    from curate.evals.suites import load_suite
+    (tmp_path / "bad.yaml").write_text("inputs: [{path: x.jsonl}]\nscorer: bleu\n")
+    with pytest.raises(ConfigError, match="unknown scorer 'bleu'; valid scorers: exact_match, squad_f1"):
+        load_suite(str(tmp_path / "bad.yaml"))
+    with pytest.raises(ConfigError, match="unknown suite 'mmlu'"):
+        load_suite("mmlu")
+
+
+def test_adapter_that_does_not_match_the_model_is_a_clear_error(tiny, tmp_path):
+    from curate.evals.run import load_for_eval
+    from curate.train.config import TrainConfig
+    from curate.train.loop import Trainer
+    write_jsonl(tmp_path / "qa.jsonl", [{"instruction": "Hi?", "output": "Hello."}] * 4)
+    Trainer(TrainConfig(data=str(tmp_path / "qa.jsonl"), model=tiny, out=str(tmp_path / "t"), max_len=64),
+            progress=False).run()
+    with pytest.raises(ConfigError, match="does not match model"):
+        load_for_eval("bundled:smollm2-135m-instruct", str(tmp_path / "t" / "adapter"), "cpu")
+    with pytest.raises(ConfigError, match="not a LoRA adapter folder"):
+        load_for_eval(tiny, str(tmp_path), "cpu")
+
+
+def test_bootstrap_interval_covers_a_known_difference():
+    from curate.evals.compare import bootstrap_diff
+    rng = np.random.default_rng(0)
+    items = 1500
+    p = rng.uniform(0.2, 0.8, items)                     # item difficulty, shared by both arms (paired)
+    base = (rng.random((3, items)) < p).astype(float)
+    treat = (rng.random((3, items)) < np.clip(p + 0.1, 0, 1)).astype(float)
+    r = bootstrap_diff(base, treat)
+    assert r["low"] < 0.1 < r["high"] and r["verdict"] == "better"
+    same = bootstrap_diff(base, (rng.random((3, items)) < p).astype(float))
+    assert same["low"] < 0 < same["high"] and same["verdict"] == "inconclusive"
+    assert bootstrap_diff(treat, base)["verdict"] == "worse"
