@@ -231,3 +231,22 @@ def test_fasttext_model_missing_or_corrupt_is_a_clear_error(tmp_path, content, m
     write_jsonl(tmp_path / "t.jsonl", [{"instruction": "hi", "output": "there"}])
     with pytest.raises(ConfigError, match=match):
         run_recipe(tmp_path, [{"path": "t.jsonl"}], [{"use": "score.fasttext", "with": {"model": str(model)}}])
+
+
+def test_huge_and_odd_records_go_through_every_step(tmp_path):
+    """A 2 MB response, a record with invalid UTF-8 bytes (replaced at read), and empty texts."""
+    big = ("word " * 400_000).strip()
+    path = tmp_path / "odd.jsonl"
+    lines = [json.dumps({"instruction": "Write a lot.", "output": big}),
+             json.dumps({"instruction": "Empty answer?", "output": ""}),
+             json.dumps({"instruction": "Normal question about rivers and their deltas?",
+                         "output": "Rivers deposit sediment where they meet the sea, building deltas."})]
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"instruction": "Bad \xff byte", "output": "ok then"}\n')
+    steps = [{"use": s} for s in ("filter.trivial", "filter.repetition", "filter.chars", "filter.markup",
+                                  "filter.truncated", "dedup.near")]
+    steps.insert(0, {"use": "filter.long_lines"})
+    res = run_recipe(tmp_path, [{"path": "odd.jsonl", "on_error": "quarantine"}], steps)
+    reasons = dict(zip(res.rejected()["origin"], res.rejected()["reason"]))
+    assert reasons["odd.jsonl:1"] == "long_line" and reasons["odd.jsonl:2"] == "trivial_response"
+    assert reasons["odd.jsonl:4"] == "encoding_error"
+    assert "odd.jsonl:3" in res.final()["origin"].to_list()

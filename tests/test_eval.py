@@ -86,6 +86,8 @@ def test_eval_on_a_suite_file_writes_predictions_and_summary(tiny, tmp_path, cli
     assert set(preds.columns) == {"id", "origin", "group", "prompt", "prediction", "references", "score"}
     assert preds["references"].to_list() == [["yes"], ["no"], ["maybe"]]
     assert summary["score"] == pytest.approx(preds["score"].mean())
+    queried = cli("sql", tmp_path / "ev", "SELECT count(*) AS n FROM predictions", "--format", "csv")
+    assert queried.exit_code == 0 and queried.output.strip().splitlines()[-1] == "3", queried.output
 
 
 def test_suite_with_unknown_scorer_lists_the_valid_ones(tmp_path):

@@ -58,15 +58,16 @@ def _shared(pattern: str) -> str:
 
 
 def builtin(name: str) -> SuiteSpec:
-    """Built-in suites over ../shared/data. `ii-execute:TASK`, `bbh:TASK`, `xquad:LANG` pick one part."""
+    """Built-in suites over ../shared/data. `ii-execute:TASK[,TASK...]`, `bbh:TASK`, `xquad:LANG` pick parts."""
     base, _, part = name.partition(":")
     if base == "gsm8k":
         return SuiteSpec(name=name, inputs=[{"path": _shared("gsm8k/test.jsonl")}], scorer="numeric",
                          max_new_tokens=256, group_by=None,
                          system="Solve the problem step by step, then give the final answer after ####.")
     if base == "ii-execute":
-        pattern = f"instruction_induction/raw/execute/{part or '*'}.json"
-        return SuiteSpec(name=name, inputs=[{"path": _shared(pattern)}], scorer="exact_match", max_new_tokens=24,
+        tasks = part.split(",") if part else ["*"]
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
+                                            for t in tasks], scorer="exact_match", max_new_tokens=24,
                          group_by="task", stop=["\n"], system="Answer with the output only.")
     if base == "bbh":
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"bbh_instruction_format/test_{part or '*'}"),
@@ -88,7 +89,7 @@ def builtin(name: str) -> SuiteSpec:
                                              "keep": ["ground_truth"]}],
                          scorer="faithfulness", max_new_tokens=16, group_by=None, stop=["\n"],
                          system="Answer yes or no according to the passage, even if you believe otherwise.")
-    raise ConfigError(f"unknown suite '{name}'; built-in suites: gsm8k, ii-execute[:TASK], bbh[:TASK], "
+    raise ConfigError(f"unknown suite '{name}'; built-in suites: gsm8k, ii-execute[:TASK,...], bbh[:TASK], "
                       "xquad[:LANG], coi, conflictqa; or a suite YAML file")
 
 

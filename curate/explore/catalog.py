@@ -50,7 +50,13 @@ def connect(run_dir: str | Path):
     run_dir = Path(run_dir)
     path = run_dir / "catalog.duckdb"
     if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a finished curate run (no catalog.duckdb)")
+        tables = sorted(run_dir.glob("*.parquet"))
+        if not tables:
+            raise ConfigError(f"{run_dir} is not a finished curate run (no catalog.duckdb) and holds no Parquet files")
+        con = duckdb.connect()          # an eval folder or any folder of Parquet: one view per file
+        for table in tables:
+            con.execute(f"CREATE VIEW {VIEW_NAME.sub('_', table.stem)} AS SELECT * FROM read_parquet('{_quote(table.resolve())}')")
+        return con
     con = duckdb.connect(str(path), read_only=True)
     con.execute(f"SET file_search_path = '{_quote(run_dir.resolve())}'")
     return con

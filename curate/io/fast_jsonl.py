@@ -53,6 +53,10 @@ def fast_frame(chunk: bytes, first_line: int, name: str, mapping: Mapping, sourc
     fields = [pa.field(k, pa.string()) for k in dict.fromkeys(keys.values())]
     if mapping.get("history") is not None:
         fields.append(pa.field(str(mapping["history"]), pa.null()))  # any real turns -> per-line reader
+    try:  # pyarrow does not validate UTF-8: a bad byte must go to the per-line reader (encoding_error)
+        chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     try:  # strict: a number, object or list where text is expected fails the chunk
         table = pj.read_json(io.BytesIO(chunk), parse_options=pj.ParseOptions(
             explicit_schema=pa.schema(fields), unexpected_field_behavior="ignore"))

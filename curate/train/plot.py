@@ -20,11 +20,13 @@ def plot_loss(metrics: Path, out: Path) -> Path | None:
     smooth = [sum(loss[max(0, i - window + 1):i + 1]) / len(loss[max(0, i - window + 1):i + 1])
               for i in range(len(loss))]
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(tokens, loss, alpha=0.35, label="loss per step")
-    ax.plot(tokens, smooth, label=f"moving average ({window} steps)")
+    ax.plot(tokens, loss, alpha=0.35 if window > 1 else 1.0, label="loss per step")
+    if window > 1:
+        ax.plot(tokens, smooth, label=f"moving average ({window} steps)")
     ax.set_xlabel("tokens seen")
     ax.set_ylabel("loss (mean per response token)")
-    ax.set_title(Path(metrics).parent.name)
+    folder = Path(metrics).resolve().parent
+    ax.set_title(f"LoRA training loss: {folder.parent.name}/{folder.name}")
     ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=120)
