@@ -35,6 +35,10 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
             from rich.console import Console
             from .explore.funnel import funnel_table, load_manifest
             Console(stderr=True).print(funnel_table(load_manifest(run_dir)))
+        if rec.train or rec.eval:
+            from .train.recipe_block import run_blocks
+            for line in run_blocks(rec, run_dir, progress=not quiet):
+                typer.echo(line, err=True)
     except CurateError as exc:
         _fail(exc)
     typer.echo(str(run_dir))

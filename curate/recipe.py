@@ -66,6 +66,8 @@ class Recipe(BaseModel):
     steps: list[StepUse] = Field(default_factory=list)
     output: OutputSpec = Field(default_factory=OutputSpec)
     batch_size: int = Field(50_000, ge=1, description="records per batch streamed through each step")
+    train: Optional[dict] = Field(None, description="train on the final dataset (curate train settings)")
+    eval: Optional[dict] = Field(None, description="evaluate the trained adapter (or the model): suites, limit")
     base_dir: Optional[str] = Field(None, exclude=True, description="folder of the recipe file")
 
     @classmethod
@@ -100,7 +102,20 @@ class Recipe(BaseModel):
         recipe.base_dir = base_dir
         from .steps import validate_step_configs
         validate_step_configs(recipe, filename, node)
+        recipe._validate_train_eval(filename, node)
         return recipe
+
+    def _validate_train_eval(self, filename: str, node: Any) -> None:
+        from .train.recipe_block import EvalBlock, check_train_block
+        for key, check in (("train", check_train_block), ("eval", EvalBlock.model_validate)):
+            block = getattr(self, key)
+            if block is None:
+                continue
+            try:
+                check(block)
+            except ValidationError as exc:
+                problems = "; ".join(f"{key}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise ConfigError(f"{where(filename, node, (key,))}: {problems}") from None
 
     def resolved(self) -> dict:
         """The recipe with every default filled in, as recorded in the manifest."""

@@ -268,6 +268,9 @@ def run(recipe: Recipe | str | Path, out: str | Path | None = None, fresh: bool 
     if not isinstance(recipe, Recipe):
         recipe = Recipe.load(recipe, overrides)
     run_dir = Runner(recipe, out, fresh, progress).run()
+    if recipe.train or recipe.eval:
+        from .train.recipe_block import run_blocks
+        run_blocks(recipe, run_dir, progress)
     return RunResult(run_dir)
 
 

@@ -124,3 +124,21 @@ def test_bootstrap_interval_covers_a_known_difference():
     same = bootstrap_diff(base, (rng.random((3, items)) < p).astype(float))
     assert same["low"] < 0 < same["high"] and same["verdict"] == "inconclusive"
     assert bootstrap_diff(treat, base)["verdict"] == "worse"
+
+
+def test_compare_trains_both_arms_at_equal_cost_and_reports(tiny, tmp_path, cli):
+    write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Say {w}.", "output": w} for w in ["yes", "no"] * 6])
+    write_jsonl(tmp_path / "b.jsonl", [{"instruction": f"Repeat {w} twice.", "output": f"{w} {w}"}
+                                       for w in ["yes", "no", "maybe"] * 6])
+    (tmp_path / "suite.yaml").write_text("inputs: [{path: a.jsonl}]\nscorer: exact_match\nmax_new_tokens: 4\n"
+                                         "group_by: null\n")
+    result = cli("compare", "--baseline", tmp_path / "a.jsonl", "--treatment", tmp_path / "b.jsonl",
+                 "--suite", tmp_path / "suite.yaml", "--model", tiny, "--seeds", "2", "--out", tmp_path / "cmp",
+                 "--max-len", "64")
+    assert result.exit_code == 0, result.output
+    budgets = {json.loads(p.read_text())["tokens"] for p in (tmp_path / "cmp").glob("*/seed-*/train/summary.json")}
+    assert len(budgets) == 1 and len(list((tmp_path / "cmp").glob("*/seed-*/train/summary.json"))) == 4
+    report = (tmp_path / "cmp" / "report.md").read_text()
+    assert "95% interval" in report and (tmp_path / "cmp" / "compare.png").is_file()
+    verdict = json.loads((tmp_path / "cmp" / "compare.json").read_text())[str(tmp_path / "suite.yaml")]["verdict"]
+    assert verdict in ("better", "worse", "inconclusive")

@@ -84,3 +84,19 @@ def test_clean_recipe_runs_on_a_shared_dataset(cli):
     assert stages[0]["kept"] == 1_029 + 999
     assert stages[-1]["kept"] > 1_500
     assert sum(1 for s in stages[1:] if s["rejected"]) >= 5
+
+
+@pytest.mark.parametrize("suite", ["gsm8k", "ii-execute:antonyms,sum", "bbh:boolean_expressions", "xquad:de",
+                                   "coi", "conflictqa"])
+def test_builtin_eval_suites_read_their_items_and_references(suite):
+    """Each built-in suite reads its ../shared/data files and finds a non-empty reference per item."""
+    from curate.evals.run import suite_records
+    from curate.evals.suites import load_suite, memory, references
+    spec = load_suite(suite)
+    items = suite_records(spec, limit=3)
+    assert items
+    for item in items:
+        refs = references(item, spec)
+        assert refs and all(r.strip() for r in refs), (suite, item["origin"])
+        if spec.scorer == "faithfulness":
+            assert memory(item, spec) and memory(item, spec) != refs

@@ -10,8 +10,13 @@ from ..errors import ConfigError
 
 
 def load_records(data: str, keep: list[str] | None = None) -> pl.DataFrame:
-    """A run directory's final dataset, or records read from files (format auto-detected; `keep`:
-    extra raw fields to keep as columns)."""
+    """A run directory's final dataset, records read from files (format auto-detected; `keep`: extra
+    raw fields to keep as columns), or `hub:ID`."""
+    if data.startswith("hub:"):                      # a Hugging Face Hub dataset id (needs network once)
+        from ..io.sources import InputReader
+        from ..recipe import InputSpec
+        reader = InputReader(InputSpec(hub=data[4:], keep=keep or []), 0, None, 0, 50_000)
+        return pl.concat([frame for frame, _ in reader.batches()])
     path = Path(data)
     if path.is_dir() and (path / "final.parquet").is_file():
         return pl.read_parquet(path / "final.parquet")

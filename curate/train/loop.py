@@ -66,14 +66,17 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
         if epoch + 1 > cfg.epochs:                          # a fractional last epoch
             epoch_rows = epoch_rows[: int(len(epoch_rows) * (cfg.epochs - epoch))]
         rows += epoch_rows
-    if cfg.max_tokens:
-        total, cut = 0, len(rows)
-        for i, r in enumerate(rows):
-            total += len(r.ids)
-            if total >= cfg.max_tokens:
-                cut = i + 1
+    if cfg.max_tokens:                      # exactly the budget: the last row is cut to fit
+        total, kept = 0, []
+        for r in rows:
+            room = cfg.max_tokens - total
+            if room <= 0:
                 break
-        rows = rows[:cut]
+            if len(r.ids) > room:
+                r = PackedRow(r.ids[:room], r.labels[:room], r.positions[:room], r.examples)
+            kept.append(r)
+            total += len(r.ids)
+        rows = kept
     return Plan(rows, len(examples), skipped, truncated)
 
 
