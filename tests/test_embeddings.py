@@ -175,3 +175,16 @@ def test_diverse_selection_and_cluster_tags(tmp_path):
         np.fill_diagonal(sims, -1)
         return sims.max()
     assert closest_pair(kc) < closest_pair(rnd)
+
+
+def test_auto_falls_back_to_torch_when_the_openvino_export_fails(cache, monkeypatch):
+    from curate.models import embed, openvino_backend
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unsupported operation")
+    monkeypatch.setattr(openvino_backend.OpenVINOEncoder, "__init__", broken)
+    monkeypatch.setattr(embed, "cpu_has_bf16", lambda: True)
+    with pytest.warns(UserWarning, match="OpenVINO export .* failed"):
+        emb = Embedder(cache_folder=cache, device="cpu")
+        assert emb.backend in ("bf16", "int8", "fp32")
+    assert emb.encode(TEXTS[:2]).shape == (2, 384)

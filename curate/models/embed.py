@@ -160,8 +160,15 @@ class Embedder:
         bf16 = (["ov-bf16"] if openvino_backend.available() else []) + ["bf16"]
         candidates = (bf16 if cpu_has_bf16() else []) + ["int8"]
         for candidate in candidates:
-            if self.quality(candidate) >= QUALITY_BAR:
-                return candidate
+            try:
+                if self.quality(candidate) >= QUALITY_BAR:
+                    return candidate
+            except Exception as exc:  # noqa: BLE001 - an export the runtime cannot do: try the next backend
+                if not candidate.startswith("ov-"):
+                    raise
+                import warnings
+                warnings.warn(f"OpenVINO export of {self.model_name} failed ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:200]}); using the torch backends")
         return "fp32"
 
     def quality(self, backend: str) -> float:
