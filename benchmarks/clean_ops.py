@@ -27,13 +27,10 @@ BATCH = 10_000
 
 
 def real_records(n: int) -> pl.DataFrame:
-    from curate.io.sources import InputReader
+    from curate.io.load import read_inputs
     from curate.recipe import InputSpec
-    frames = []
-    for i, pattern in enumerate(SOURCES):
-        reader = InputReader(InputSpec(path=str(SHARED / pattern)), i, None, 0, 50_000)
-        frames += [f for f, _ in reader.batches()]
-    frame = pl.concat(frames, how="diagonal_relaxed").unique("id", keep="first", maintain_order=True)
+    frame = read_inputs([InputSpec(path=str(SHARED / pattern)) for pattern in SOURCES])
+    frame = frame.unique("id", keep="first", maintain_order=True)
     frame = frame.sample(fraction=1.0, shuffle=True, seed=0)
     while frame.height < n:                      # fewer distinct records than asked: repeat them
         frame = pl.concat([frame, frame])

@@ -103,6 +103,7 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     from ..train.config import TrainConfig
     from ..train.loop import Trainer
     from .run import evaluate
+    from .suites import suite_dirname
     out = Path(out)
     options = dict(train_options or {})
     max_len = options.get("max_len", 1024)
@@ -115,7 +116,7 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
                 Trainer(TrainConfig(data=data, model=model, out=str(run / "train"), seed=seed, max_tokens=budget,
                                     epochs=100.0, **options), progress=progress).run()
             for suite in suites:
-                target = run / f"eval-{suite.replace(':', '_').replace('/', '_')}"
+                target = run / suite_dirname(suite)
                 if not (target / "summary.json").is_file():
                     evaluate(model, suite, target, adapter=str(run / "train" / "adapter"), limit=limit)
                 evals[suite][arm].append(target)

@@ -22,29 +22,24 @@ from .suites import SuiteSpec, load_suite, memory, references
 
 
 def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
-    from ..io.sources import InputReader
+    """The suite's items; with a limit (the suite's `limit_per_group`, else `limit`), the first N per group."""
+    from pydantic import ValidationError
+    from ..io.load import read_inputs
     from ..recipe import InputSpec
-    frames = []
+    specs = []
     for i, item in enumerate(spec.inputs):
         try:
-            reader = InputReader(InputSpec(**item), i, None, 0, 50_000)
-        except Exception as exc:        # pydantic validation of the suite's input spec
+            specs.append(InputSpec(**item))
+        except ValidationError as exc:
             raise ConfigError(f"suite {spec.name}: inputs[{i}]: {exc}") from None
-        frames += [frame for frame, _ in reader.batches()]
-    if not frames:
+    frame = read_inputs(specs)
+    if frame.height == 0:
         raise ConfigError(f"suite {spec.name}: no items")
-    rows = pl.concat(frames, how="diagonal_relaxed").to_dicts()
-    if spec.limit_per_group or limit:
-        per = spec.limit_per_group or limit
-        counts: dict = {}
-        kept = []
-        for r in rows:
-            g = r.get(spec.group_by) if spec.group_by else None
-            counts[g] = counts.get(g, 0) + 1
-            if counts[g] <= per:
-                kept.append(r)
-        rows = kept
-    return rows
+    per = spec.limit_per_group or limit
+    if per:
+        frame = (frame.filter(pl.int_range(pl.len()).over(spec.group_by) < per) if spec.group_by
+                 else frame.head(per))
+    return frame.to_dicts()
 
 
 def load_for_eval(model: str, adapter: str | None, device: str):

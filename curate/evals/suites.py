@@ -111,20 +111,32 @@ def load_suite(name_or_file: str) -> SuiteSpec:
     return builtin(name_or_file)
 
 
+def suite_dirname(suite: str) -> str:
+    """A folder name for a suite's eval outputs (built-in name with parts, or a file path)."""
+    return "eval-" + suite.replace(":", "_").replace("/", "_").replace(",", "+")
+
+
+def _believes_true(record: dict) -> bool | None:
+    """ConflictQA: the ground truth (what the model's memory says); None when the record has none."""
+    if record.get("ground_truth") is None:
+        return None
+    return json.loads(record["ground_truth"])[0] in ("True", True)
+
+
 def references(record: dict, spec: SuiteSpec) -> list[str]:
     if spec.references_field:
         value = record.get(spec.references_field)
         refs = json.loads(value) if isinstance(value, str) and value.startswith("[") else [value]
         return [str(r) for r in refs if r is not None]
-    if spec.scorer == "faithfulness" and record.get("ground_truth") is not None:
-        truth = json.loads(record["ground_truth"])[0] in ("True", True)
+    truth = _believes_true(record) if spec.scorer == "faithfulness" else None
+    if truth is not None:
         return ["no" if truth else "yes"]                     # the counter-memory passage argues the opposite
     return [record.get("response") or ""]
 
 
 def memory(record: dict, spec: SuiteSpec) -> list[str]:
-    if spec.scorer == "faithfulness" and record.get("ground_truth") is not None:
-        truth = json.loads(record["ground_truth"])[0] in ("True", True)
+    truth = _believes_true(record) if spec.scorer == "faithfulness" else None
+    if truth is not None:
         return ["yes" if truth else "no"]
     if spec.memory_field and record.get(spec.memory_field):
         return [str(record[spec.memory_field])]

@@ -23,9 +23,9 @@ def bundled_smollm2() -> Path:
     if (target / "config.json").is_file():
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    folder = str(smollm2_dir())
-    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    from .tokenizer import bundled_tokenizer_dir
+    gguf_model = AutoModelForCausalLM.from_pretrained(str(smollm2_dir()), gguf_file=SMOLLM2_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(str(bundled_tokenizer_dir()))    # converted from the GGUF once
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

@@ -14,24 +14,24 @@ from pathlib import Path
 from .bundled import SMOLLM2, SMOLLM2_GGUF, cache_dir, smollm2_dir
 
 
-def _bundled_tokenizer_json() -> Path:
+def bundled_tokenizer_dir() -> Path:
+    """The bundled SmolLM2 tokenizer as a transformers tokenizer folder, converted from GGUF once."""
     target = cache_dir() / "tokenizers" / "smollm2-135m-instruct"
-    path = target / "tokenizer.json"
-    if not path.is_file():
+    if not (target / "tokenizer.json").is_file():
         from transformers import AutoTokenizer
         tok = AutoTokenizer.from_pretrained(str(smollm2_dir()), gguf_file=SMOLLM2_GGUF)
         tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
         tok.save_pretrained(str(tmp))
         shutil.rmtree(target, ignore_errors=True)
         tmp.replace(target)
-    return path
+    return target
 
 
 @lru_cache(maxsize=8)
 def load_tokenizer(name: str):
     from tokenizers import Tokenizer
     if name == SMOLLM2:
-        return Tokenizer.from_file(str(_bundled_tokenizer_json()))
+        return Tokenizer.from_file(str(bundled_tokenizer_dir() / "tokenizer.json"))
     local = Path(name)
     if local.is_dir() and (local / "tokenizer.json").is_file():
         return Tokenizer.from_file(str(local / "tokenizer.json"))

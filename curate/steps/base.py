@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -111,6 +112,19 @@ class RowCursor:
         rows, first = slice(self.offset, self.offset + n), self.offset == 0
         self.offset += n
         return rows, first
+
+
+def replay_removals(batch: pl.DataFrame, cursor: RowCursor, removed, detail: dict[int, str], reason: str,
+                    stats: dict) -> Result:
+    """The batch's share of what a dataset-scope step decided in `fit`: rows marked in `removed`
+    (a boolean array over the whole input) go to the ledger with `reason` and their `detail`;
+    `stats` are reported with the first batch."""
+    span, first = cursor.next(batch.height)
+    drop = removed[span]
+    mask = pl.Series(~drop)
+    details = pl.Series([detail[r] for r in np.arange(span.start, span.stop)[drop]], dtype=pl.Utf8)
+    return Result(kept=batch.filter(mask), rejected=rejected_rows(batch.filter(~mask), reason, details),
+                  stats=stats if first else {})
 
 
 REGISTRY: dict[str, type[Step]] = {}

@@ -11,12 +11,12 @@ from pydantic import Field, model_validator
 from .base import Result, Step, StepConfig, register, split
 from .minhash import normalize_for_shingles, shingle_hashes
 from .references import read_references
-from .text import field_text
+from .text import fields_text
 
 
 def joined_text(fields: list[str]) -> pl.Expr:
     """Fields joined and normalized as decontamination compares them: lowercase, no punctuation."""
-    return normalize_for_shingles(pl.concat_str([field_text(f).fill_null("") for f in fields], separator=" "),
+    return normalize_for_shingles(fields_text(fields),
                                   lowercase=True, ignore_punctuation=True)
 
 

@@ -8,11 +8,10 @@ import numpy as np
 import polars as pl
 from pydantic import Field, model_validator
 
-from ..errors import ConfigError
-from .base import Result, RowCursor, Step, StepConfig, register, rejected_rows
+from .base import Result, RowCursor, Step, StepConfig, register, replay_removals
 from .minhash import (estimated_jaccard, lsh_params, near_duplicate_components, normalize_for_shingles,
                       signatures)
-from .text import field_text
+from .text import fields_text, require_fields
 
 
 @register("dedup.near")
@@ -59,12 +58,10 @@ class NearDedup(Step):
 
     def fit(self, data: pl.LazyFrame) -> None:
         cfg = self.config
-        names = data.collect_schema().names()
-        for name in cfg.fields + ([cfg.score_column] if cfg.score_column else []):
-            if name != "text" and name not in names:
-                raise ConfigError(f"dedup.near: field '{name}' is not a column; columns: {', '.join(names)}")
-        text = normalize_for_shingles(pl.concat_str([field_text(f).fill_null("") for f in cfg.fields],
-                                                    separator=" \x1f "), cfg.lowercase, cfg.ignore_punctuation)
+        require_fields("dedup.near", cfg.fields + ([cfg.score_column] if cfg.score_column else []),
+                       data.collect_schema().names())
+        text = normalize_for_shingles(fields_text(cfg.fields, separator=" \x1f "), cfg.lowercase,
+                                      cfg.ignore_punctuation)
         extra = [pl.col("response").str.len_chars().alias("_len")] if cfg.keep == "longest_response" else []
         if cfg.keep == "highest_score":
             extra = [pl.col(cfg.score_column).cast(pl.Float64).alias("_score")]
@@ -105,10 +102,4 @@ class NearDedup(Step):
         return np.zeros(frame.height)
 
     def apply(self, batch: pl.DataFrame) -> Result:
-        span, first = self.cursor.next(batch.height)
-        rows = np.arange(span.start, span.stop)
-        drop = self.removed[rows] if len(self.removed) else np.zeros(batch.height, dtype=bool)
-        mask = pl.Series(~drop)
-        details = pl.Series([self.detail[r] for r in rows[drop]], dtype=pl.Utf8)
-        return Result(kept=batch.filter(mask), rejected=rejected_rows(batch.filter(~mask), "near_duplicate", details),
-                      stats=self.stats if first else {})
+        return replay_removals(batch, self.cursor, self.removed, self.detail, "near_duplicate", self.stats)

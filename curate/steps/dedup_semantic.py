@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from .base import Result, RowCursor, Step, register, rejected_rows
+from .base import Result, RowCursor, Step, register, replay_removals
 from .embedding import EmbeddingConfig, collect_for_embedding, embed_frame
 
 BLOCK = 2048
@@ -129,12 +129,4 @@ class SemanticDedup(Step):
         return np.arange(frame.height, dtype=np.float64)
 
     def apply(self, batch: pl.DataFrame) -> Result:
-        span, first = self.cursor.next(batch.height)
-        rows = np.arange(span.start, span.stop)
-        drop = self.removed[rows] if len(self.removed) else np.zeros(batch.height, dtype=bool)
-        mask = pl.Series(~drop)
-        dropped = batch.filter(~mask)
-        details = pl.Series([self.detail[r] for r in rows[drop]], dtype=pl.Utf8)
-        stats = self.stats if first else {}
-        return Result(kept=batch.filter(mask), rejected=rejected_rows(dropped, "semantic_duplicate", details),
-                      stats=stats)
+        return replay_removals(batch, self.cursor, self.removed, self.detail, "semantic_duplicate", self.stats)

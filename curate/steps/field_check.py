@@ -12,9 +12,8 @@ from typing import ClassVar, Literal
 import polars as pl
 from pydantic import Field
 
-from ..errors import ConfigError
 from .base import Result, Step, StepConfig, split_by_reason
-from .text import field_text
+from .text import field_text, require_fields
 
 
 class FieldCheckConfig(StepConfig):
@@ -34,10 +33,9 @@ class FieldCheck(Step):
 
     def apply(self, batch: pl.DataFrame) -> Result:
         cfg = self.config
+        require_fields(self.name, cfg.fields, batch.columns)
         reason, detail = pl.lit(None, dtype=pl.Utf8), pl.lit(None, dtype=pl.Utf8)
         for name in reversed(cfg.fields):   # the first failing field (in config order) names the reason
-            if name not in ("text", "history") and name not in batch.columns:
-                raise ConfigError(f"{self.name}: field '{name}' is not a column; columns: {', '.join(batch.columns)}")
             text = field_text(name)
             bad, why = self.check(text)
             missing = text.is_null()

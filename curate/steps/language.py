@@ -7,11 +7,10 @@ from typing import Literal, Optional
 import polars as pl
 from pydantic import Field
 
-from ..errors import ConfigError
 from ..models import fasttext_model
 from ..models.bundled import LID176
 from .base import Result, Step, StepConfig, register, split_by_reason
-from .text import field_text
+from .text import field_text, require_fields
 
 
 @register("filter.language")
@@ -55,10 +54,9 @@ class LanguageFilter(Step):
 
     def apply(self, batch: pl.DataFrame) -> Result:
         cfg = self.config
+        require_fields("filter.language", cfg.fields, batch.columns)
         columns = []
         for name in cfg.fields:
-            if name not in ("text", "history") and name not in batch.columns:
-                raise ConfigError(f"filter.language: field '{name}' is not a column; columns: {', '.join(batch.columns)}")
             columns += self._identify(batch, name)
         frame = batch.with_columns(columns)
         reason, detail = pl.lit(None, dtype=pl.Utf8), pl.lit(None, dtype=pl.Utf8)

@@ -11,13 +11,9 @@ from .base import Context
 
 def read_references(paths: list[str], fmt: str | None, ctx: Context, step: str) -> pl.DataFrame:
     """All records of `paths` (files or globs, relative to the recipe's folder) as one canonical frame."""
-    from ..io.sources import InputReader
+    from ..io.load import read_inputs
     from ..recipe import InputSpec
-    frames = []
-    for i, path in enumerate(paths):
-        reader = InputReader(InputSpec(path=path, format=fmt), i, ctx.base_dir, ctx.seed, 50_000)
-        frames += [frame for frame, _ in reader.batches()]
-    refs = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    refs = read_inputs([InputSpec(path=path, format=fmt) for path in paths], ctx.base_dir, ctx.seed)
     if refs.height == 0:
         raise ConfigError(f"{step}: the reference files {paths} hold no records")
     return refs

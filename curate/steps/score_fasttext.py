@@ -10,13 +10,13 @@ from pydantic import Field
 from ..errors import ConfigError
 from ..models import fasttext_model
 from .base import Result, Step, StepConfig, register
-from .text import field_text
+from .text import fields_text
 
 
 def classifier_text(fields: list[str]) -> pl.Expr:
     """The text a classifier sees: the fields joined by spaces, on one line (as `curate fasttext
     train` writes it, so training and scoring see the same text)."""
-    return pl.concat_str([field_text(f).fill_null("") for f in fields], separator=" ") \
+    return fields_text(fields) \
         .str.replace_all(r"\s+", " ").str.strip_chars()
 
 

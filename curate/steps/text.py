@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from ..errors import ConfigError
+
 
 
 def history_text() -> pl.Expr:
@@ -37,6 +39,19 @@ def field_text(name: str) -> pl.Expr:
     return pl.col(name).cast(pl.Utf8)
 
 
+def fields_text(fields: list[str], separator: str = " ") -> pl.Expr:
+    """Several fields as one text (a missing field counts as empty), for steps that compare or
+    classify records as a whole."""
+    return pl.concat_str([field_text(f).fill_null("") for f in fields], separator=separator)
+
+
+def require_fields(step: str, fields: list[str], columns: list[str]) -> None:
+    """A configuration error naming the first of `fields` that is neither a column nor `text`/`history`."""
+    for name in fields:
+        if name not in ("text", "history") and name not in columns:
+            raise ConfigError(f"{step}: field '{name}' is not a column; columns: {', '.join(columns)}")
+
+
 def key_text(fields: list[str], casefold: bool = True, ignore_punctuation: bool = False) -> pl.Expr:
     """One comparison string per record: chosen fields, whitespace-squeezed, optionally casefolded
     and without punctuation. Fields are joined with a separator that cannot occur in text."""
@@ -51,4 +66,5 @@ def key_text(fields: list[str], casefold: bool = True, ignore_punctuation: bool 
     return pl.concat_str(parts, separator="\x1f")
 
 
-__all__ = ["FIELDS_OF_TEXT", "field_text", "key_text", "history_text", "word_counts"]
+__all__ = ["FIELDS_OF_TEXT", "field_text", "fields_text", "history_text", "key_text", "require_fields",
+           "word_counts"]

@@ -147,11 +147,10 @@ class Trainer:
         with Progress(enabled=self.progress) as bar:
             task = bar.task("train", total=steps)
             bar.advance(task, start_step)
-            self._steps(model, optimizer, scheduler, plan, steps, start_step, seconds_before, tokens_done,
-                        device, dtype, params, pad, metrics, bar, task)
+            seconds = self._steps(model, optimizer, scheduler, plan, steps, start_step, seconds_before, tokens_done,
+                                  device, dtype, params, pad, metrics, bar, task)
         metrics.close()
         model.save_pretrained(str(self.out / "adapter"))
-        seconds = json.loads(open(self.out / "metrics.jsonl").readlines()[-1])["seconds"] if steps else 0.0
         summary = {"model": cfg.model, "device": device, "dtype": dtype, "steps": steps, "rows": len(plan.rows),
                    "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,
                    "tokens": plan.tokens, "seconds": round(seconds, 2),
@@ -164,7 +163,8 @@ class Trainer:
         return summary
 
     def _steps(self, model, optimizer, scheduler, plan: Plan, steps: int, start_step: int, seconds_before: float,
-               tokens_done: int, device: str, dtype: str, params, pad: int, metrics, bar, task) -> None:
+               tokens_done: int, device: str, dtype: str, params, pad: int, metrics, bar, task) -> float:
+        """Run the optimizer steps from `start_step`; returns the training seconds, resumed runs included."""
         import torch
         cfg = self.cfg
         rows_per_step = cfg.batch_size * cfg.grad_accum
@@ -194,6 +194,7 @@ class Trainer:
             if (step + 1) % cfg.save_every == 0 and step + 1 < steps:
                 self._checkpoint(model, optimizer, scheduler, step + 1, elapsed)
         bar.done(task)
+        return seconds_before + time.perf_counter() - started
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _checkpoint(self, model, optimizer, scheduler, step: int, seconds: float) -> None:

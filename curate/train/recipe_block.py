@@ -51,10 +51,11 @@ def train_and_eval(run_dir: Path, train: dict | None, evaluation: EvalBlock | No
         done["train"] = str(out)
     if evaluation:
         from ..evals.run import evaluate
+        from ..evals.suites import suite_dirname
         model = evaluation.model or model
         for suite in evaluation.suites:
             key = digest([suite, model, adapter, evaluation.limit])[:12]
-            out = run_dir / f"eval-{suite.replace(':', '_').replace('/', '_').replace(',', '+')}-{key}"
+            out = run_dir / f"{suite_dirname(suite)}-{key}"
             if not (out / "summary.json").is_file():
                 evaluate(model, suite, out, adapter=adapter, limit=evaluation.limit, batch_size=evaluation.batch_size)
             done.setdefault("eval", {})[suite] = json.loads((out / "summary.json").read_text())["score"]
