@@ -176,6 +176,7 @@ class Runner:
                 counts, extra = self._step_stage(stage, prev, out, rejected), {}
         info = {"index": stage.index, "step": stage.step, "fingerprint": stage.fingerprint,
                 "in": counts.rows_in, "kept": counts.kept, "rejected": counts.rejected, "added": counts.added,
+                "declined": counts.declined,
                 "reasons": dict(counts.reasons.most_common()), "stats": dict(counts.stats),
                 "seconds": round(time.perf_counter() - start, 3), **extra}
         write_json(meta, info)
@@ -225,7 +226,9 @@ class Runner:
             "started": dt.datetime.fromtimestamp(started, dt.timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.time() - started, 3), "inputs": read.get("inputs", []),
             "stages": [{k: v for k, v in info.items() if k != "inputs"} for info in infos],
-            "rows": {"read": read["in"], "final": rows(final), "rejected": rows(rejected)},
+            "rows": {"read": read["in"], "final": rows(final),
+                     "rejected": sum(i["rejected"] for i in infos), "added": sum(i["added"] for i in infos),
+                     "declined": sum(i.get("declined", 0) for i in infos)},
             "command": " ".join(sys.argv),
         }
         write_json(self.run_dir / "manifest.json", manifest)
@@ -246,8 +249,9 @@ def check_accounting(run_dir: Path, stages: list[Stage], infos: list[dict]) -> N
         if n_out != info["kept"] + info["added"]:
             problems.append(f"{stage.stem}: file holds {n_out} rows, expected kept+added "
                             f"{info['kept'] + info['added']}")
-        if n_rej != info["rejected"]:
-            problems.append(f"{stage.stem}: ledger holds {n_rej} rows, expected {info['rejected']}")
+        if n_rej != info["rejected"] + info.get("declined", 0):
+            problems.append(f"{stage.stem}: ledger holds {n_rej} rows, expected rejected {info['rejected']} + "
+                            f"declined {info.get('declined', 0)}")
         prev_rows = n_out
     if problems:
         raise InvariantError("row accounting failed:\n  " + "\n  ".join(problems))

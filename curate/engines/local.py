@@ -25,6 +25,7 @@ class StageCounts:
     kept: int = 0
     rejected: int = 0
     added: int = 0
+    declined: int = 0           # ledger rows about derived records not built (parents stay kept)
     reasons: Counter = field(default_factory=Counter)
     stats: dict = field(default_factory=dict)
 
@@ -58,6 +59,10 @@ def run_step(step: Step, in_path: Path, out: ParquetOut, rejected: ParquetOut, s
             rejected.write(ledger_frame(result.rejected, stage, step.name))
             counts.reasons.update(result.rejected["reason"].to_list())
         counts.rejected += result.rejected.height
+        if result.declined is not None and result.declined.height:
+            rejected.write(ledger_frame(result.declined, stage, step.name))
+            counts.reasons.update(result.declined["reason"].to_list())
+            counts.declined += result.declined.height
         for key, value in result.stats.items():  # numbers add up over batches; labels are kept
             counts.stats[key] = counts.stats.get(key, 0) + value if isinstance(value, (int, float)) else value
         advance(batch.height)

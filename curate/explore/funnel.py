@@ -21,7 +21,8 @@ def funnel_rows(manifest: dict, top: int = 3) -> list[dict]:
     for st in manifest["stages"]:
         reasons = list(st.get("reasons", {}).items())[:top]
         rows.append({"stage": st["index"], "step": st["step"], "in": st["in"], "kept": st["kept"],
-                     "rejected": st["rejected"], "added": st["added"], "seconds": st["seconds"],
+                     "rejected": st["rejected"], "added": st["added"],
+                     "declined": st.get("declined", 0), "seconds": st["seconds"],
                      "reused": st.get("reused", False),
                      "top_reasons": ", ".join(f"{r} ({n})" for r, n in reasons)})
     return rows
@@ -36,6 +37,6 @@ def funnel_table(manifest: dict):
         table.add_column(col, justify=just)
     for r in funnel_rows(manifest):
         table.add_row(str(r["stage"]), r["step"] + (" [dim](reused)[/dim]" if r["reused"] else ""),
-                      f"{r['in']:,}", f"{r['kept']:,}", f"{r['rejected']:,}", f"{r['added']:,}",
+                      f"{r['in']:,}", f"{r['kept']:,}", f"{r['rejected']:,}", f"{r['added']:,}" + (f" ({r['declined']:,} declined)" if r["declined"] else ""),
                       f"{r['seconds']:.2f}", r["top_reasons"])
     return table

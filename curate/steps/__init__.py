@@ -9,8 +9,8 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .base import REGISTRY, Context, Result, Step, StepConfig, register
 from . import (  # noqa: F401,E402  (importing a module registers its steps)
-    decontaminate, dedup_exact, dedup_near, dedup_semantic, filter_near, heuristics, language,
-    length, mix, normalize, pii, sample, score_fasttext, select_diverse, select_top, tag_cluster,
+    compose_chain, compose_sequential, decontaminate, dedup_exact, dedup_near, dedup_semantic, filter_near, heuristics, language,
+    length, mix, normalize, pii, sample, score_fasttext, select_diverse, select_top, tag_chain, tag_cluster,
     where)
 
 __all__ = ["REGISTRY", "Context", "Result", "Step", "StepConfig", "register", "build_config",

@@ -49,11 +49,16 @@ class Context:
 
 @dataclass
 class Result:
-    """Output of one batch: rows kept, rows rejected (with reason), rows added (with parent_ids)."""
+    """Output of one batch: rows kept, rows rejected (with reason), rows added (with parent_ids).
+
+    `declined` is for steps that add records: ledger rows (the parent's id) for derived records the
+    step tried to build and could not, with the reason. The parent itself stays in `kept`; declined
+    rows are in the ledger so that nothing a step attempted disappears without a trace."""
 
     kept: pl.DataFrame
     rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEDGER_SCHEMA))
     added: pl.DataFrame | None = None
+    declined: pl.DataFrame | None = None
     stats: dict[str, int] = field(default_factory=dict)
 
 

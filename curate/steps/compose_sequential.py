@@ -1,0 +1,101 @@
+"""`compose.sequential`: sequential instructions (SIT, "Fine-tuning Large Language Models with
+Sequential Instructions") built from single ones."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from ..compose import bank, generator_mode
+from ..compose.phrasing import already_sequential, join_answers, join_instruction
+from .base import register
+from .compose_base import ComposeConfig, ComposeStep, declined, derived
+
+TARGET_OF = {"prefix": ("input", "request"), "suffix": ("answer",)}
+FIELD_OF = {"input": "context", "request": "instruction", "answer": "response"}
+
+
+@register("compose.sequential")
+class ComposeSequential(ComposeStep):
+    """Add a sequential version of a share (`ratio`) of the records: an intermediate task before
+    (`prefix`: on the input or the request) or after (`suffix`: on the answer) the original task,
+    e.g. "First, repeat the input word for word. Then translate it to French." The response holds
+    each step's answer in order, separated by a blank line. Originals are kept; new records carry
+    `parent_ids` and `tag_sequential` (e.g. `prefix:count_words`).
+
+    `mode: bank` (default) uses the intermediate-task bank, whose answers are computed exactly
+    (no model, offline); tasks that do not apply to a record are skipped, and a record no task
+    applies to goes to the ledger as `no_applicable_task` (the record itself stays).
+    `mode: generator` runs the SIT pipeline with a model (`generator:`): classify, rewrite,
+    regenerate the response; failures go to the ledger with their reason. Instructions that
+    already have several steps are not composed (`already_sequential`)."""
+
+    tag_column = "tag_sequential"
+
+    class Config(ComposeConfig):
+        mode: Literal["bank", "generator"] = Field("bank", description="bank: exact intermediate tasks; "
+                                                                        "generator: the SIT model pipeline")
+        tasks: list[str] = Field(default_factory=list, description="bank tasks to use (default: all)")
+        positions: list[Literal["prefix", "suffix"]] = Field(["prefix", "suffix"],
+                                                             description="where the intermediate task goes")
+        prompts: dict[str, str] = Field(default_factory=dict, description="generator mode: prompt files "
+                                                                          "(classify, rewrite) replacing the built-in ones")
+
+        @field_validator("tasks")
+        @classmethod
+        def _known(cls, v):
+            bank.get(v)
+            return v
+
+    def fit(self, data) -> None:
+        super().fit(data)
+        self.tasks = bank.get(self.config.tasks)
+        if self.config.mode == "generator":
+            self.prompts = generator_mode.load_prompts(self.config.prompts, self.ctx.base_dir)
+
+    def compose(self, rows: list[dict]) -> tuple[list[dict], list[dict]]:
+        added, refused, todo = [], [], []
+        for row in rows:
+            multi = already_sequential(row["instruction"])
+            if multi:
+                refused.append(declined(row, "already_sequential", multi))
+            else:
+                todo.append(row)
+        if self.config.mode == "generator":
+            made, failed = generator_mode.run(todo, self.generator, self.prompts)
+            added += [derived(row, new, response, f"generator:{method}", self.tag_column)
+                      for row, method, new, response in made]
+            refused += [declined(row, reason, detail) for row, reason, detail in failed]
+            return added, refused
+        for row in todo:
+            made = self._from_bank(row)
+            (added if "instruction" in made else refused).append(made)
+        return added, refused
+
+    def _from_bank(self, row: dict) -> dict:
+        rng = self.record_rng(row["id"])
+        options = []       # a random position first, then its (task, target) pairs in random order
+        for position in rng.sample(self.config.positions, len(self.config.positions)):
+            pairs = [(task, position, target) for task in self.tasks for target in TARGET_OF[position]
+                     if target in task.targets]
+            rng.shuffle(pairs)
+            options += pairs
+        reasons = []
+        for task, position, target in options:
+            if self.capped(task.name):
+                reasons.append(f"{task.name}: cap reached")
+                continue
+            text = row.get(FIELD_OF[target])
+            problem = task.check(text, target)
+            if problem:
+                reasons.append(problem)
+                continue
+            params = bank.task_params(task, text, target, rng)
+            step = task.phrase(target, params, rng)
+            answer = task.answer(text, params)
+            answers = [answer, row["response"]] if position == "prefix" else [row["response"], answer]
+            self.used[task.name] += 1
+            return derived(row, join_instruction(row["instruction"], step, position, rng), join_answers(answers),
+                           f"{position}:{task.name}", self.tag_column)
+        return declined(row, "no_applicable_task", "; ".join(dict.fromkeys(reasons)) or "no task selected")
