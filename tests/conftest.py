@@ -32,6 +32,25 @@ def run_recipe(tmp_path: Path, inputs: list[dict], steps: list[dict] | None = No
     return RunResult(Runner(recipe, tmp_path / "runs", progress=False).run())
 
 
+def make_tiny_llama(folder: Path, seed: int = 0) -> str:
+    """A 2-layer Llama with the SmolLM2 tokenizer and random weights, saved like any local model:
+    fast enough for unit tests of training, generation and the local generator backend."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from curate.models.lm import load_tokenizer
+    tokenizer = load_tokenizer("bundled:smollm2-135m-instruct")
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id)
+    model = LlamaForCausalLM(config)
+    with torch.no_grad():      # the default init (std 0.02) gives every token almost the same logit
+        model.model.embed_tokens.weight *= 10
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
 @pytest.fixture
 def cli():
     runner = CliRunner()

@@ -12,7 +12,7 @@ import torch
 
 from curate.errors import ConfigError
 from curate.evals import scorers as S
-from conftest import write_jsonl
+from conftest import make_tiny_llama, write_jsonl
 
 
 @pytest.mark.parametrize("fn,pred,refs,expected", [
@@ -46,20 +46,7 @@ def test_rouge_l_and_faithfulness():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from transformers import LlamaConfig, LlamaForCausalLM
-    from curate.models.lm import load_tokenizer
-    tokenizer = load_tokenizer("bundled:smollm2-135m-instruct")
-    folder = tmp_path_factory.mktemp("tiny-eval")
-    torch.manual_seed(1)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
-                         pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():
-        model.model.embed_tokens.weight *= 10
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-eval"), seed=1)
 
 
 def test_batched_generation_equals_one_at_a_time(tiny):

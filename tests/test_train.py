@@ -14,7 +14,7 @@ from curate.train.config import TrainConfig
 from curate.train.examples import EncodeError, encode
 from curate.train.loop import Trainer, token_loss_sum
 from curate.train.packing import collate, pack
-from conftest import write_jsonl
+from conftest import make_tiny_llama, write_jsonl
 
 RECORD = {"instruction": "What is the capital of France?", "context": None, "response": "Paris is the capital.",
           "system": None, "history": None}
@@ -28,19 +28,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory, tokenizer):
-    """A 2-layer Llama with the SmolLM2 tokenizer, random weights, saved like any local model."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id)
-    model = LlamaForCausalLM(config)
-    with torch.no_grad():      # the default init (std 0.02) gives every token almost the same logit
-        model.model.embed_tokens.weight *= 10
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), seed=0)
 
 
 def qa_rows(n: int) -> list[dict]:

@@ -51,8 +51,8 @@ def join_instruction(task: str, step: str, position: str, rng: random.Random | N
     options = (HELD_OUT[position],) if held_out or rng is None else (PREFIX if position == "prefix" else SUFFIX)
     template = options[0] if len(options) == 1 else rng.choice(options)
     task = task.strip()
-    return template.format(step=step, Step=_upper_first(step), task=_lower_first(task), Task=task,
-                           Task_=_ended(task))
+    return template.format(step=step, Step=_upper_first(step), task=_lower_first(task), Task=_upper_first(task),
+                           Task_=_ended(_upper_first(task)))
 
 
 def join_answers(answers: list[str]) -> str:

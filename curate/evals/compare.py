@@ -97,9 +97,10 @@ def equal_budget(datas: list[str], model: str, max_len: int) -> int:
 
 
 def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, model: str, seeds: int = 3,
-            max_tokens: int | None = None, limit: int | None = None, train_options: dict | None = None,
-            progress: bool = True) -> dict:
-    """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite, report."""
+            max_tokens: int | None = None, limit: int | dict[str, int] | None = None,
+            train_options: dict | None = None, progress: bool = True, batch_size: int = 16) -> dict:
+    """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite, report.
+    `limit`: items per group for every suite, or a {suite: limit} dict."""
     from ..train.config import TrainConfig
     from ..train.loop import Trainer
     from .run import evaluate
@@ -118,7 +119,8 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
             for suite in suites:
                 target = run / suite_dirname(suite)
                 if not (target / "summary.json").is_file():
-                    evaluate(model, suite, target, adapter=str(run / "train" / "adapter"), limit=limit)
+                    evaluate(model, suite, target, adapter=str(run / "train" / "adapter"),
+                             limit=limit.get(suite) if isinstance(limit, dict) else limit, batch_size=batch_size)
                 evals[suite][arm].append(target)
     results = {}
     for suite, arms in evals.items():

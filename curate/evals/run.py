@@ -33,6 +33,12 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
         except ValidationError as exc:
             raise ConfigError(f"suite {spec.name}: inputs[{i}]: {exc}") from None
     frame = read_inputs(specs)
+    if spec.sequential:
+        from .sequential_items import sequential_item
+        items = [s for s in map(sequential_item, frame.to_dicts()) if s is not None]
+        frame = pl.DataFrame(items, infer_schema_length=None) if items else frame.clear()
+        spec.references_field = spec.references_field or "steps"
+        spec.scorer = "steps_in_order"
     if frame.height == 0:
         raise ConfigError(f"suite {spec.name}: no items")
     per = spec.limit_per_group or limit
@@ -84,12 +90,22 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
     frame = pl.DataFrame({"id": [r["id"] for r in records], "origin": [r["origin"] for r in records],
                           "group": groups, "prompt": [c[-1]["content"] for c in conversations],
                           "prediction": predictions, "references": refs, "score": scores})
+    extra = {}
+    if spec.scorer == "steps_in_order":                      # each step scored, not only the item
+        from .scorers import step_matches
+        per_step = [step_matches(p, ref) for p, ref in zip(predictions, refs)]
+        frame = frame.with_columns(pl.Series("step_scores", per_step, dtype=pl.List(pl.Float64)))
+        width = max(len(s) for s in per_step)
+        extra = {"steps": {f"step_{k + 1}": round(sum(s[k] for s in per_step if len(s) > k) /
+                                                  max(1, sum(len(s) > k for s in per_step)), 4)
+                           for k in range(width)},
+                 "all_steps": round(sum(min(s) for s in per_step) / len(per_step), 4)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(out / "predictions.parquet")
     per_group = {g: round(float(s), 4) for g, s in frame.group_by("group").agg(pl.col("score").mean()).sort("group").rows()}
     summary = {"suite": spec.name, "scorer": spec.scorer, "model": model, "adapter": adapter, "device": device,
                "items": len(records), "score": round(float(frame["score"].mean()), 4), "groups": per_group,
-               "generation_seconds": round(seconds, 2), "items_per_s": round(len(records) / max(seconds, 1e-9), 2)}
+               "generation_seconds": round(seconds, 2), "items_per_s": round(len(records) / max(seconds, 1e-9), 2), **extra}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

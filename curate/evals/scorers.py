@@ -108,8 +108,39 @@ def faithfulness(pred: str, refs: list[str], memory: list[str] | None = None) ->
     return float(follows is not None and (recalls is None or follows < recalls))
 
 
+def _squeeze(text: str) -> str:
+    return " ".join((text or "").split())
+
+
+def step_matches(pred: str, steps: list[str]) -> list[float]:
+    """Per step, 1 if its answer appears in the prediction, as whole words, after the previous
+    step's answer. Whitespace is squeezed (removed for JSON answers) and case ignored, except for
+    an all-uppercase answer (an "in capitals" step), where case is the point."""
+    text, pos, out = _squeeze(pred), 0, []
+    compact = any(_squeeze(s).startswith("{") for s in steps)
+    if compact:
+        text = "".join(text.split())
+    for step in steps:
+        want = _squeeze(step).rstrip(".")
+        if compact:
+            want = "".join(want.split())
+        exact_case = want.upper() == want and want.lower() != want
+        pattern = (r"(?<!\w)" if want[:1].isalnum() else "") + re.escape(want) + (r"(?!\w)" if want[-1:].isalnum() else "")
+        found = re.compile(pattern, 0 if exact_case else re.IGNORECASE).search(text, pos) if want else None
+        out.append(float(found is not None))
+        if found is not None:
+            pos = found.end()
+    return out
+
+
+def steps_in_order(pred: str, refs: list[str]) -> float:
+    """Share of the steps (`refs`, in order) whose answers the prediction gives in order."""
+    matches = step_matches(pred, refs)
+    return sum(matches) / len(matches) if matches else 0.0
+
+
 SCORERS: dict[str, Callable[..., float]] = {
     "exact_match": exact_match, "squad_f1": squad_f1, "numeric": numeric_match,
     "multiple_choice": multiple_choice, "rouge_l": rouge_l, "contains_all": contains_all,
-    "faithfulness": faithfulness,
+    "faithfulness": faithfulness, "steps_in_order": steps_in_order,
 }

@@ -29,6 +29,9 @@ from ..errors import ConfigError
 from .scorers import SCORERS
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+# Instruction-Induction tasks with one exact answer per item: the base of the sequential suite.
+SEQUENTIAL_TASKS = ["sum", "diff", "first_word_letter", "second_word_letter", "singular_to_plural",
+                    "num_to_verbal", "letters_list", "larger_animal", "active_to_passive", "negation"]
 
 
 class SuiteSpec(BaseModel):
@@ -44,6 +47,8 @@ class SuiteSpec(BaseModel):
     references_field: Optional[str] = Field(None, description="column with a JSON list of reference answers")
     memory_field: Optional[str] = Field(None, description="faithfulness: column with the memorised answer(s)")
     limit_per_group: Optional[int] = Field(None, ge=1, description="first N items of each group")
+    sequential: bool = Field(False, description="turn each item into a two-step item (a held-out bank step "
+                                                "before or after it), scored per step")
 
     @field_validator("scorer")
     @classmethod
@@ -69,6 +74,17 @@ def builtin(name: str) -> SuiteSpec:
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
                                             for t in tasks], scorer="exact_match", max_new_tokens=24,
                          group_by="task", stop=["\n"], system="Answer with the output only.")
+    if base == "ii-single":             # the sequential suite's items without the extra step, scored alike
+        tasks = part.split(",") if part else SEQUENTIAL_TASKS
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
+                                            for t in tasks], scorer="steps_in_order", max_new_tokens=48,
+                         group_by="task", system="Do every step in order. Give each step's result on its own line.")
+    if base == "ii-sequential":
+        tasks = part.split(",") if part else SEQUENTIAL_TASKS
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
+                                            for t in tasks], scorer="steps_in_order", max_new_tokens=96,
+                         group_by="task", sequential=True, references_field="steps",
+                         system="Do every step in order. Give each step's result on its own line.")
     if base == "bbh":
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"bbh_instruction_format/test_{part or '*'}"),
                                              "task": "{stem}"}],
@@ -89,7 +105,8 @@ def builtin(name: str) -> SuiteSpec:
                                              "keep": ["ground_truth"]}],
                          scorer="faithfulness", max_new_tokens=16, group_by=None, stop=["\n"],
                          system="Answer yes or no according to the passage, even if you believe otherwise.")
-    raise ConfigError(f"unknown suite '{name}'; built-in suites: gsm8k, ii-execute[:TASK,...], bbh[:TASK], "
+    raise ConfigError(f"unknown suite '{name}'; built-in suites: gsm8k, ii-execute[:TASK,...], "
+                      "ii-sequential[:TASK,...], ii-single[:TASK,...], bbh[:TASK], "
                       "xquad[:LANG], coi, conflictqa; or a suite YAML file")
 
 

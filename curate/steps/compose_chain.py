@@ -166,5 +166,7 @@ class ComposeChain(ComposeStep):
                 c["failed"] = ("generator_error", f"step {step}: {answer.error}")
             elif not answer.text.strip():
                 c["failed"] = ("generator_format", f"step {step}: empty output")
+            elif answer.text.strip() == c["outputs"][-1]:
+                c["failed"] = ("generator_format", f"step {step}: the output repeats its input")
             else:
                 c["outputs"].append(answer.text.strip())

@@ -31,7 +31,8 @@ class TagChain(Step):
                   .when(pl.col("tag_chain_steps") != pl.col("_links")).then(pl.lit("chain_step_mismatch")))
         detail = pl.format("{} steps in the response, {} in the instruction",
                            pl.col("tag_chain_steps").fill_null(0), pl.col("_links"))
-        frame = tagged.with_columns(links.alias("_links"), reason.alias("_reason"), detail.alias("_detail"))
+        frame = tagged.with_columns(links.alias("_links")).with_columns(reason.alias("_reason"),
+                                                                        detail.alias("_detail"))
         res = split(frame, pl.col("_reason").is_null(), pl.col("_reason"), pl.col("_detail"))
         res.kept = res.kept.drop("_links", "_reason", "_detail")
         return res

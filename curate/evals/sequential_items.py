@@ -1,0 +1,46 @@
+"""Sequential eval items from single-step ones: each item gets one intermediate step from the
+bank, before or after its task, phrased with the held-out phrasing and connective that training
+data never uses. The reference is the list of step answers in order, so every step is scored
+(`steps_in_order`) and a model that does only the original task gets half.
+
+Which step an item gets depends only on its id, so every model sees the same items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ..compose.bank import BANK, task_params
+from ..compose.phrasing import join_answers, join_instruction
+
+# (task, position, target) in order of preference; the first that applies after the item's hash
+# rotation is used. All answers are exact.
+CHOICES = [("repeat_input", "prefix", "input"), ("uppercase", "suffix", "answer"),
+           ("to_json", "suffix", "answer"), ("count_words", "prefix", "input"),
+           ("uppercase", "prefix", "input"), ("reverse_words", "prefix", "input")]
+FIELD_OF = {"input": "context", "answer": "response"}
+
+
+def _rotation(item_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(item_id.encode(), digest_size=4).digest(), "little") % len(CHOICES)
+
+
+def sequential_item(record: dict) -> dict | None:
+    """The two-step version of `record` (with `steps`: a JSON list of step answers), or None when
+    no bank step applies."""
+    start = _rotation(record["id"])
+    for k in range(len(CHOICES)):
+        name, position, target = CHOICES[(start + k) % len(CHOICES)]
+        task = BANK[name]
+        text = record.get(FIELD_OF[target])
+        if task.check(text, target) is not None:
+            continue
+        params = task_params(task, text, target, None) if name != "first_words" else {"n": 3}
+        answer = task.answer(text, params)
+        steps = [answer, record["response"]] if position == "prefix" else [record["response"], answer]
+        step = task.phrase(target, params, held_out=True)
+        return {**record, "instruction": join_instruction(record["instruction"], step, position, held_out=True),
+                "response": join_answers(steps), "steps": json.dumps(steps, ensure_ascii=False),
+                "step_task": f"{position}:{name}"}
+    return None
