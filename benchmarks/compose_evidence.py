@@ -59,6 +59,9 @@ def main() -> None:
     ap.add_argument("--single-limit", type=int, default=10, help="ii-single items per task")
     ap.add_argument("--eval-batch", type=int, default=16)
     ap.add_argument("--work", default=str(WORK))
+    ap.add_argument("--export-runs", help="build the arms' datasets, copy them (final.parquet, manifest.json) "
+                                          "to this folder and stop: for a machine without ../shared or DuckDB")
+    ap.add_argument("--prebuilt", help="a folder written by --export-runs: train on those datasets")
     args = ap.parse_args()
     from curate import run
     from curate.evals.compare import compare
@@ -68,9 +71,22 @@ def main() -> None:
     composes = {"sit": {"use": "compose.sequential", "with": {"ratio": args.ratio}},
                 "coi": {"use": "compose.chain", "with": {"ratio": args.ratio, "lengths": [2, 3]}}}
     started = time.perf_counter()
-    data = {"base": run(arm_recipe("base", None), out=work / "runs")}
-    for arm in args.arms.split(","):
-        data[arm] = run(arm_recipe(arm, composes[arm]), out=work / "runs")
+    if args.prebuilt:
+        from curate.runner import RunResult
+        data = {name: RunResult(Path(args.prebuilt) / name) for name in ["base"] + args.arms.split(",")}
+    else:
+        data = {"base": run(arm_recipe("base", None), out=work / "runs")}
+        for arm in args.arms.split(","):
+            data[arm] = run(arm_recipe(arm, composes[arm]), out=work / "runs")
+    if args.export_runs:
+        import shutil
+        for name, result in data.items():
+            target = Path(args.export_runs) / name
+            target.mkdir(parents=True, exist_ok=True)
+            for f in ("final.parquet", "manifest.json"):
+                shutil.copyfile(result.dir / f, target / f)
+        print(f"datasets copied to {args.export_runs}")
+        return
     for name, result in data.items():
         m = result.manifest
         print(f"{name}: {m['rows']['read']} read, {m['rows']['final']} records "

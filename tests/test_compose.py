@@ -338,3 +338,49 @@ def test_chain_from_records_with_the_bundled_model(tmp_path):
         outputs = chain_format.parse(rec["response"])
         assert len(outputs) == 2 and outputs[1]
         assert rec["instruction"].split(" and then ")[1] in [r["instruction"] for r in rows]
+
+
+@pytest.mark.parametrize("recipe,tag", [("sequential.yaml", "tag_sequential"), ("chain.yaml", "tag_chain")])
+def test_bundled_recipes_run_offline_on_the_sample_data(recipe, tag, tmp_path, monkeypatch):
+    from curate import run
+    from conftest import ROOT
+    monkeypatch.chdir(ROOT)                      # as in the README: run from the project folder
+    res = run(ROOT / "recipes" / recipe, out=tmp_path / "runs")
+    final = res.final()
+    added = final.filter(pl.col(tag).is_not_null())
+    m = res.manifest
+    assert added.height == m["rows"]["added"] > 50
+    assert m["rows"]["read"] + m["rows"]["added"] == m["rows"]["final"] + m["rows"]["rejected"]
+    assert set(added["parent_ids"].list.first()) <= set(final.filter(pl.col(tag).is_null())["id"])
+    lineage = res.sql("SELECT count(*) AS n FROM lineage WHERE step LIKE 'compose.%'")["n"][0]
+    assert lineage == added.height
+
+
+@pytest.mark.skipif(not (SHARED / "instruction_induction").is_dir(), reason="../shared/data/instruction_induction absent")
+def test_sequential_suite_uses_held_out_phrasing_and_scores_each_step():
+    from curate.evals.run import suite_records
+    from curate.evals.suites import load_suite
+    items = suite_records(load_suite("ii-sequential:sum,singular_to_plural"), 20)
+    assert len(items) == 40
+    for item in items:
+        steps = json.loads(item["steps"])
+        assert len(steps) == 2 and item["response"] == "\n\n".join(steps)
+        assert item["instruction"].startswith("To start, ") or " Next, " in item["instruction"]
+        assert steps_in_order(item["response"], steps) == 1.0
+    position, name = items[0]["step_task"].split(":")
+    assert BANK[name].held_out.split(" {")[0] in items[0]["instruction"]
+
+
+@pytest.mark.skipif(not (SHARED / "instruction_induction").is_dir(), reason="../shared/data/instruction_induction absent")
+def test_instruction_induction_suite_without_its_annotations_is_a_clear_error(tmp_path):
+    import shutil
+    from curate.errors import ConfigError
+    from curate.evals.run import suite_records
+    from curate.evals.suites import load_suite
+    folder = tmp_path / "raw" / "execute"
+    folder.mkdir(parents=True)
+    shutil.copy(SHARED / "instruction_induction/raw/execute/sum.json", folder)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(f"inputs: [{{path: {folder / 'sum.json'}}}]\nsequential: true\n")
+    with pytest.raises(ConfigError, match="no instruction.*annotations"):
+        suite_records(load_suite(str(suite)), 5)

@@ -67,13 +67,13 @@ def plot_comparison(results: dict[str, dict], out: Path) -> Path:
 
 
 def write_report(results: dict[str, dict], out: Path, title: str) -> Path:
-    lines = [f"# {title}", "", "| metric | baseline | treatment | difference | 95% interval | verdict |",
-             "|---|---:|---:|---:|---|---|"]
+    lines = [f"# {title}", "", "| metric | items | baseline | treatment | difference | 95% interval | verdict |",
+             "|---|---:|---:|---:|---:|---|---|"]
     for name, r in results.items():
-        lines.append(f"| {name} | {r['baseline']:.4f} | {r['treatment']:.4f} | {r['diff']:+.4f} | "
+        lines.append(f"| {name} | {r['items']} | {r['baseline']:.4f} | {r['treatment']:.4f} | {r['diff']:+.4f} | "
                      f"[{r['low']:+.4f}, {r['high']:+.4f}] | **{r['verdict']}** |")
     first = next(iter(results.values()))
-    lines += ["", f"Items: {first['items']}; seeds: baseline {first['seeds'][0]}, treatment {first['seeds'][1]}. "
+    lines += ["", f"Seeds: baseline {first['seeds'][0]}, treatment {first['seeds'][1]}. "
               "Interval: percentile bootstrap resampling items (paired) and seeds (per arm), 2,000 rounds.",
               "", "![difference with interval](compare.png)", ""]
     path = out / "report.md"

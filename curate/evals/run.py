@@ -33,6 +33,12 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
         except ValidationError as exc:
             raise ConfigError(f"suite {spec.name}: inputs[{i}]: {exc}") from None
     frame = read_inputs(specs)
+    if (spec.require_instruction or spec.sequential) and frame.height:
+        empty = frame.filter(pl.col("instruction").fill_null("").str.strip_chars() == "")
+        if empty.height:
+            raise ConfigError(f"suite {spec.name}: {empty.height} items have no instruction, e.g. "
+                              f"{empty['origin'][0]} (Instruction-Induction reads its instructions from "
+                              "../../annotations/<task>.json beside the data: is that folder there?)")
     if spec.sequential:
         from .sequential_items import sequential_item
         items = [s for s in map(sequential_item, frame.to_dicts()) if s is not None]

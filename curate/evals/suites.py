@@ -47,6 +47,8 @@ class SuiteSpec(BaseModel):
     references_field: Optional[str] = Field(None, description="column with a JSON list of reference answers")
     memory_field: Optional[str] = Field(None, description="faithfulness: column with the memorised answer(s)")
     limit_per_group: Optional[int] = Field(None, ge=1, description="first N items of each group")
+    require_instruction: bool = Field(False, description="stop when an item has no instruction (a task whose "
+                                                           "instructions live in a separate file that is missing)")
     sequential: bool = Field(False, description="turn each item into a two-step item (a held-out bank step "
                                                 "before or after it), scored per step")
 
@@ -73,17 +75,17 @@ def builtin(name: str) -> SuiteSpec:
         tasks = part.split(",") if part else ["*"]
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
                                             for t in tasks], scorer="exact_match", max_new_tokens=24,
-                         group_by="task", stop=["\n"], system="Answer with the output only.")
+                         group_by="task", stop=["\n"], system="Answer with the output only.", require_instruction=True)
     if base == "ii-single":             # the sequential suite's items without the extra step, scored alike
         tasks = part.split(",") if part else SEQUENTIAL_TASKS
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
                                             for t in tasks], scorer="steps_in_order", max_new_tokens=48,
-                         group_by="task", system="Do every step in order. Give each step's result on its own line.")
+                         group_by="task", require_instruction=True, system="Do every step in order. Give each step's result on its own line.")
     if base == "ii-sequential":
         tasks = part.split(",") if part else SEQUENTIAL_TASKS
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
                                             for t in tasks], scorer="steps_in_order", max_new_tokens=96,
-                         group_by="task", sequential=True, references_field="steps",
+                         group_by="task", sequential=True, references_field="steps", require_instruction=True,
                          system="Do every step in order. Give each step's result on its own line.")
     if base == "bbh":
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"bbh_instruction_format/test_{part or '*'}"),
