@@ -151,6 +151,9 @@ def test_sequential_caps_tasks_and_ledgers_records_no_task_applies_to(tmp_path):
     detail = res.rejected().filter(pl.col("reason") == "no_applicable_task")["detail"].to_list()
     assert all(d.startswith("not composed (record kept)") for d in detail)
     assert any("cap reached" in d for d in detail) and any("not a list" in d for d in detail)
+    from curate.explore.funnel import funnel_rows
+    row = funnel_rows(res.manifest)[-1]
+    assert (row["in"], row["kept"], row["rejected"], row["added"], row["declined"]) == (40, 40, 0, 8, 32)
 
 
 def test_chains_respect_the_chainability_check(tmp_path):

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
 from curate.errors import ConfigError
 from curate.evals import scorers as S

@@ -28,6 +28,11 @@ def funnel_rows(manifest: dict, top: int = 3) -> list[dict]:
     return rows
 
 
+def _added(row: dict) -> str:
+    """Added records, and the derived records a composing step tried and could not build."""
+    return f"{row['added']:,}" + (f" ({row['declined']:,} declined)" if row["declined"] else "")
+
+
 def funnel_table(manifest: dict):
     from rich.table import Table
     table = Table(title=f"{manifest['recipe']['name']}  ·  {manifest['rows']['read']} read → "
@@ -37,6 +42,6 @@ def funnel_table(manifest: dict):
         table.add_column(col, justify=just)
     for r in funnel_rows(manifest):
         table.add_row(str(r["stage"]), r["step"] + (" [dim](reused)[/dim]" if r["reused"] else ""),
-                      f"{r['in']:,}", f"{r['kept']:,}", f"{r['rejected']:,}", f"{r['added']:,}" + (f" ({r['declined']:,} declined)" if r["declined"] else ""),
+                      f"{r['in']:,}", f"{r['kept']:,}", f"{r['rejected']:,}", _added(r),
                       f"{r['seconds']:.2f}", r["top_reasons"])
     return table

@@ -15,8 +15,10 @@ from collections import Counter
 from typing import Optional
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from ..compose import bank
+from ..compose.phrasing import already_sequential
 from ..models.generate import GeneratorConfig
 from ..records import content_id
 from .base import LEDGER_SCHEMA, Result, Step, StepConfig
@@ -28,6 +30,13 @@ class ComposeConfig(StepConfig):
     max_per_task: Optional[int] = Field(None, ge=1, description="cap on composed records per intermediate task")
     seed: Optional[int] = Field(None, description="overrides the recipe seed")
     generator: Optional[GeneratorConfig] = Field(None, description="model for generator mode / model-made steps")
+    tasks: list[str] = Field(default_factory=list, description="bank tasks to use (default: all)")
+
+    @field_validator("tasks")
+    @classmethod
+    def _known(cls, v):
+        bank.get(v)
+        return v
 
 
 class ComposeStep(Step):
@@ -61,6 +70,18 @@ class ComposeStep(Step):
 
     def compose(self, rows: list[dict]) -> tuple[list[dict], list[dict]]:
         raise NotImplementedError
+
+    @staticmethod
+    def screen(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+        """Rows to compose, and ledger rows for those whose instruction already has steps."""
+        todo, refused = [], []
+        for row in rows:
+            multi = already_sequential(row["instruction"])
+            if multi:
+                refused.append(declined(row, "already_sequential", multi))
+            else:
+                todo.append(row)
+        return todo, refused
 
     def apply(self, batch: pl.DataFrame) -> Result:
         if self.tag_column not in batch.columns:

@@ -3,12 +3,11 @@ Instruction Tuning"): tasks chained so that the output of one is the input of th
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
 from ..compose import bank, chain_format
-from ..compose.phrasing import already_sequential, chain_instruction
+from ..compose.phrasing import chain_instruction
 from ..compose.text_kind import kind
 from ..models.bundled import MINILM
 from .base import register
@@ -45,7 +44,6 @@ class ComposeChain(ComposeStep):
 
     class Config(ComposeConfig):
         lengths: list[int] = Field([2], description="chain lengths to draw from (2 and/or 3 tasks)")
-        tasks: list[str] = Field(default_factory=list, description="bank tasks for later steps (default: all)")
         from_records: bool = Field(False, description="also chain other records' instructions (needs generator)")
         pool: int = Field(200, ge=1, description="record instructions considered as later steps")
         min_similarity: float = Field(0.2, ge=-1, le=1, description="record tasks: least instruction similarity")
@@ -57,12 +55,6 @@ class ComposeChain(ComposeStep):
         def _two_or_three(cls, v):
             if not v or any(n not in (2, 3) for n in v):
                 raise ValueError("lengths may only hold 2 and 3")
-            return v
-
-        @field_validator("tasks")
-        @classmethod
-        def _known(cls, v):
-            bank.get(v)
             return v
 
     def fit(self, data: pl.LazyFrame) -> None:
@@ -92,12 +84,9 @@ class ComposeChain(ComposeStep):
                 if k in takes and cfg.min_similarity <= sims[j] <= cfg.max_similarity]
 
     def compose(self, rows: list[dict]) -> tuple[list[dict], list[dict]]:
-        added, refused, chains = [], [], []
-        for row in rows:
-            multi = already_sequential(row["instruction"])
-            if multi:
-                refused.append(declined(row, "already_sequential", multi))
-                continue
+        added, chains = [], []
+        todo, refused = self.screen(rows)
+        for row in todo:
             if not (row["response"] or "").strip() or len(row["response"]) > bank.MAX_CHARS:
                 refused.append(declined(row, "no_chainable_task", f"the response is empty or over "
                                                                   f"{bank.MAX_CHARS} characters"))

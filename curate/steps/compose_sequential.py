@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..compose import bank, generator_mode
-from ..compose.phrasing import already_sequential, join_answers, join_instruction
+from ..compose.phrasing import join_answers, join_instruction
 from .base import register
 from .compose_base import ComposeConfig, ComposeStep, declined, derived
 
@@ -36,17 +36,10 @@ class ComposeSequential(ComposeStep):
     class Config(ComposeConfig):
         mode: Literal["bank", "generator"] = Field("bank", description="bank: exact intermediate tasks; "
                                                                         "generator: the SIT model pipeline")
-        tasks: list[str] = Field(default_factory=list, description="bank tasks to use (default: all)")
         positions: list[Literal["prefix", "suffix"]] = Field(["prefix", "suffix"],
                                                              description="where the intermediate task goes")
         prompts: dict[str, str] = Field(default_factory=dict, description="generator mode: prompt files "
                                                                           "(classify, rewrite) replacing the built-in ones")
-
-        @field_validator("tasks")
-        @classmethod
-        def _known(cls, v):
-            bank.get(v)
-            return v
 
     def fit(self, data) -> None:
         super().fit(data)
@@ -55,13 +48,8 @@ class ComposeSequential(ComposeStep):
             self.prompts = generator_mode.load_prompts(self.config.prompts, self.ctx.base_dir)
 
     def compose(self, rows: list[dict]) -> tuple[list[dict], list[dict]]:
-        added, refused, todo = [], [], []
-        for row in rows:
-            multi = already_sequential(row["instruction"])
-            if multi:
-                refused.append(declined(row, "already_sequential", multi))
-            else:
-                todo.append(row)
+        added = []
+        todo, refused = self.screen(rows)
         if self.config.mode == "generator":
             made, failed = generator_mode.run(todo, self.generator, self.prompts)
             added += [derived(row, new, response, f"generator:{method}", self.tag_column)
