@@ -387,3 +387,18 @@ def test_instruction_induction_suite_without_its_annotations_is_a_clear_error(tm
     suite.write_text(f"inputs: [{{path: {folder / 'sum.json'}}}]\nsequential: true\n")
     with pytest.raises(ConfigError, match="no instruction.*annotations"):
         suite_records(load_suite(str(suite)), 5)
+
+
+@pytest.mark.parametrize("rewrite,problem", [
+    ("", "empty rewrite"),
+    ("describe the city.", "equals the original"),
+    ("Describe the city in detail.", "does not have two steps"),
+    ("First, list the landmarks. Then describe the city.", None),
+    ("Translate the input, and then describe the city.", None),
+    ("x " * 500, "far longer"),
+])
+def test_generator_rewrites_must_be_new_two_step_instructions(rewrite, problem):
+    from curate.compose.generator_mode import check_rewrite, parse_label
+    got = check_rewrite("Describe the city.", rewrite)
+    assert (got is None) if problem is None else (problem in got)
+    assert parse_label("I think: Suffix.") == "suffix" and parse_label("no idea") is None

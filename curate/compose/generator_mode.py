@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..records import to_messages
 from .phrasing import already_sequential
 from .text_kind import sentences
@@ -37,7 +38,7 @@ def load_prompts(overrides: dict[str, str], base_dir: str | None) -> dict[str, s
         if not path.is_absolute() and name in overrides and base_dir:
             path = Path(base_dir) / path
         if not path.is_file():
-            raise ValueError(f"prompt file for '{name}' does not exist: {path}")
+            raise ConfigError(f"prompt file for '{name}' does not exist: {path}")
         prompts[name] = path.read_text()
     return prompts
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +27,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..errors import ConfigError
 from .bundled import SMOLLM2, cache_dir
 from .generation_cache import GenerationCache, prompt_key
 
@@ -71,10 +73,11 @@ class OpenAIBackend:
         self.cfg = cfg
         base = cfg.base_url or os.environ.get("OPENAI_BASE_URL")
         if not base:
-            raise ValueError("generator backend 'openai' needs base_url (or $OPENAI_BASE_URL), "
+            raise ConfigError("generator backend 'openai' needs base_url (or $OPENAI_BASE_URL), "
                              "e.g. http://localhost:8000/v1")
         self.url = base.rstrip("/") + "/chat/completions"
-        self.calls = 0
+        self.calls = 0                     # HTTP requests sent, retries included
+        self._lock = threading.Lock()
 
     @property
     def identity(self) -> dict:
@@ -93,7 +96,8 @@ class OpenAIBackend:
         for attempt in range(cfg.retries + 1):
             if attempt:
                 time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
-            self.calls += 1
+            with self._lock:
+                self.calls += 1
             try:
                 req = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
                 with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:

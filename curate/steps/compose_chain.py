@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from ..compose import bank, chain_format
 from ..compose.phrasing import chain_instruction
 from ..compose.text_kind import kind
+from ..errors import ConfigError
 from ..models.bundled import MINILM
 from .base import register
 from .compose_base import ComposeConfig, ComposeStep, declined, derived
@@ -64,7 +65,7 @@ class ComposeChain(ComposeStep):
         self.embedder = None
         if self.config.from_records:
             if self.config.generator is None:
-                raise ValueError("compose.chain: from_records needs a generator to answer record tasks")
+                raise ConfigError("compose.chain: from_records needs a generator to answer record tasks")
             frame = (data.filter(pl.col("context").fill_null("").str.len_chars() > 0)
                      .select("instruction", "context").unique("instruction", keep="first", maintain_order=True)
                      .head(self.config.pool).collect())
@@ -127,8 +128,12 @@ class ComposeChain(ComposeStep):
             return
         rng.shuffle(options)
         for source, choice in options:
-            if source == "record":
-                break
+            if source == "record":                # a model answers it, with the other record tasks of this step
+                c["instructions"].append(self.pool[choice][0])
+                c["names"].append("record")
+                c["vector"] = self.pool_vectors[choice]
+                asks.append(c)
+                return
             params = bank.task_params(choice, prev, "text", rng)
             answer = choice.answer(prev, params)
             if answer.strip() == prev.strip() or choice.name in c["names"]:
@@ -137,15 +142,8 @@ class ComposeChain(ComposeStep):
             c["outputs"].append(answer)
             c["names"].append(choice.name)
             return
-        else:
-            c["failed"] = ("no_chainable_task", f"step {step}: every task that takes the {kind(prev)} output "
-                                                "would repeat it or an earlier step")
-            return
-        instruction = self.pool[choice][0]
-        c["instructions"].append(instruction)
-        c["names"].append("record")
-        c["vector"] = self.pool_vectors[choice]
-        asks.append(c)
+        c["failed"] = ("no_chainable_task", f"step {step}: every task that takes the {kind(prev)} output "
+                                            "would repeat it or an earlier step")
 
     def _answer(self, chains: list[dict], step: int) -> None:
         conversations = [[{"role": "user", "content": f"{c['instructions'][-1]}\n\n{c['outputs'][-1]}"}]
