@@ -402,3 +402,20 @@ def test_generator_rewrites_must_be_new_two_step_instructions(rewrite, problem):
     got = check_rewrite("Describe the city.", rewrite)
     assert (got is None) if problem is None else (problem in got)
     assert parse_label("I think: Suffix.") == "suffix" and parse_label("no idea") is None
+
+
+def test_generator_mode_uses_the_users_prompt_files(endpoint, tmp_path):
+    from curate.recipe import Recipe
+    from curate.runner import RunResult, Runner
+    (tmp_path / "my_classify.txt").write_text("You turn single instructions into steps. KEEP unless sure.\n"
+                                              "Instruction: {instruction}\nInput: {input}\n")
+    data = write_jsonl(tmp_path / "d.jsonl", [{"instruction": f"Describe city {i}.", "input": "", "output": "A city."}
+                                              for i in range(3)])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(json.dumps({"name": "p", "inputs": [{"path": str(data)}], "steps": [{
+        "use": "compose.sequential", "with": {"ratio": 1.0, "mode": "generator",
+                                             "prompts": {"classify": "my_classify.txt"},
+                                             "generator": openai_config(endpoint, tmp_path).model_dump()}}]}))
+    res = RunResult(Runner(Recipe.load(recipe), tmp_path / "runs", progress=False).run())
+    assert set(res.rejected()["reason"]) == {"generator_keep"} and res.rejected().height == 3
+    assert all("KEEP unless sure" in p for p in FakeEndpoint.seen)
