@@ -45,6 +45,24 @@ def arm_recipe(name: str, compose: dict | None, seed: int = 0):
         {"path": str(SHARED / "lima/lima.json"), "source": "lima"}])
 
 
+def rescore(compare_dir: Path, seeds: int, suite: str, scorer: str) -> dict:
+    """Paired bootstrap of a compare's two arms on `suite`'s saved predictions, scored anew."""
+    import numpy as np
+    import polars as pl
+    from curate.evals.compare import bootstrap_diff
+    from curate.evals.scorers import SCORERS
+    from curate.evals.suites import suite_dirname
+    matrices = []
+    for arm in ("baseline", "treatment"):
+        rows = []
+        for seed in range(seeds):
+            frame = pl.read_parquet(compare_dir / arm / f"seed-{seed}" / suite_dirname(suite) /
+                                    "predictions.parquet").sort("id")
+            rows.append([SCORERS[scorer](p, list(r)) for p, r in zip(frame["prediction"], frame["references"])])
+        matrices.append(np.array(rows))
+    return bootstrap_diff(*matrices)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
@@ -107,6 +125,9 @@ def main() -> None:
         results[arm] = compare(str(data["base"].dir), str(data[arm].dir), suites, out, SMOLLM2, seeds=args.seeds,
                                max_tokens=args.budget, limit=limits, train_options=options, progress=False,
                                batch_size=args.eval_batch)
+    for arm in args.arms.split(","):        # the CoI answers' content: the same predictions, labels removed
+        results[arm]["coi, labels removed (rouge_l_content)"] = rescore(work / tag / arm, args.seeds, "coi",
+                                                                        "rouge_l_content")
     steps = {}
     for arm in ["baseline"] + args.arms.split(","):
         folder = (first_out if arm == "baseline" else work / tag / arm) / ("baseline" if arm == "baseline" else "treatment")

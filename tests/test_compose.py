@@ -93,6 +93,14 @@ def test_steps_are_scored_in_order_and_case_matters_only_for_capitals():
     assert steps_in_order("b then a", ["a", "b"]) == 0.5                     # order counts
 
 
+def test_chain_content_score_ignores_the_step_labels():
+    from curate.evals.scorers import rouge_l, rouge_l_content
+    ref = ["Task 1 output and task 2 input: the cat sat.\nTask 2 output: 3"]
+    labels_only = "Task 1 output and task 2 input: a dog ran.\nTask 2 output: 7"
+    assert rouge_l(labels_only, ref) > 0.5 and rouge_l_content(labels_only, ref) == 0.0
+    assert rouge_l_content("the cat sat. 3", ref) == pytest.approx(1.0)
+
+
 def sample_rows(n: int = 40) -> list[dict]:
     rows = []
     for i in range(n):

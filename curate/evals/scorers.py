@@ -87,6 +87,14 @@ def _rouge():
     return _ROUGE
 
 
+def rouge_l_content(pred: str, refs: list[str]) -> float:
+    """ROUGE-L after removing Chain-of-Instructions step labels ("Task 1 output and task 2 input:")
+    from both sides: the content of a chained answer, not its format. A model that learns only the
+    labels gains on `rouge_l` and not here."""
+    from ..compose.chain_format import LABEL
+    return rouge_l(LABEL.sub(" ", pred), [LABEL.sub(" ", r) for r in refs])
+
+
 def contains_all(pred: str, refs: list[str]) -> float:
     """Every reference string appears in the prediction (normalised)."""
     p = normalize(pred)
@@ -142,5 +150,5 @@ def steps_in_order(pred: str, refs: list[str]) -> float:
 SCORERS: dict[str, Callable[..., float]] = {
     "exact_match": exact_match, "squad_f1": squad_f1, "numeric": numeric_match,
     "multiple_choice": multiple_choice, "rouge_l": rouge_l, "contains_all": contains_all,
-    "faithfulness": faithfulness, "steps_in_order": steps_in_order,
+    "faithfulness": faithfulness, "steps_in_order": steps_in_order, "rouge_l_content": rouge_l_content,
 }

@@ -97,9 +97,10 @@ def builtin(name: str) -> SuiteSpec:
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"xquad/xquad.{lang}.json")}], scorer="squad_f1",
                          max_new_tokens=32, group_by=None, stop=["\n"],
                          system="Answer with a short span copied from the passage.")
-    if base == "coi":
+    if base in ("coi", "coi-content"):      # coi-content: ROUGE-L without the step labels
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"chain_of_instructions/test/{part or 'coi*'}_test.json")}],
-                         scorer="rouge_l", max_new_tokens=256, group_by="source")
+                         scorer="rouge_l" if base == "coi" else "rouge_l_content", max_new_tokens=256,
+                         group_by="source")
     if base == "conflictqa":
         return SuiteSpec(name=name, inputs=[{"path": _shared("conflictqa/conflictQA-strategyQA-chatgpt.json"),
                                              "fields": {"instruction": "question", "context": "counter_memory",
@@ -108,7 +109,7 @@ def builtin(name: str) -> SuiteSpec:
                          scorer="faithfulness", max_new_tokens=16, group_by=None, stop=["\n"],
                          system="Answer yes or no according to the passage, even if you believe otherwise.")
     raise ConfigError(f"unknown suite '{name}'; built-in suites: gsm8k, ii-execute[:TASK,...], "
-                      "ii-sequential[:TASK,...], ii-single[:TASK,...], bbh[:TASK], "
+                      "ii-sequential[:TASK,...], ii-single[:TASK,...], bbh[:TASK], coi-content, "
                       "xquad[:LANG], coi, conflictqa; or a suite YAML file")
 
 
