@@ -79,6 +79,8 @@ def main() -> None:
     ap.add_argument("--work", default=str(WORK))
     ap.add_argument("--export-runs", help="build the arms' datasets, copy them (final.parquet, manifest.json) "
                                           "to this folder and stop: for a machine without ../shared or DuckDB")
+    ap.add_argument("--reuse-baseline", help="a finished compare folder whose baseline arm (same budget and "
+                                             "training settings) this run reuses, e.g. when only the ratio changes")
     ap.add_argument("--prebuilt", help="a folder written by --export-runs: train on those datasets")
     args = ap.parse_args()
     from curate import run
@@ -121,6 +123,8 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         if first_out is not None and not (out / "baseline").exists():
             os.symlink(first_out / "baseline", out / "baseline")       # the baseline arm is shared
+        elif first_out is None and args.reuse_baseline and not (out / "baseline").exists():
+            os.symlink(Path(args.reuse_baseline).resolve() / "baseline", out / "baseline")
         first_out = first_out or out
         results[arm] = compare(str(data["base"].dir), str(data[arm].dir), suites, out, SMOLLM2, seeds=args.seeds,
                                max_tokens=args.budget, limit=limits, train_options=options, progress=False,
