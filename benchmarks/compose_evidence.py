@@ -63,6 +63,25 @@ def rescore(compare_dir: Path, seeds: int, suite: str, scorer: str) -> dict:
     return bootstrap_diff(*matrices)
 
 
+def reeval(compare_dir: Path, seeds: int, suite: str, limit: int, batch_size: int) -> dict:
+    """Evaluate a finished compare's adapters on more items of `suite` (more power, no retraining)."""
+    from curate.evals.compare import bootstrap_diff, scores_matrix
+    from curate.evals.run import evaluate
+    from curate.evals.suites import suite_dirname
+    from curate.models.bundled import SMOLLM2
+    dirs = {}
+    for arm in ("baseline", "treatment"):
+        dirs[arm] = []
+        for seed in range(seeds):
+            run = compare_dir / arm / f"seed-{seed}"
+            target = run / f"{suite_dirname(suite)}-n{limit}"
+            if not (target / "summary.json").is_file():
+                evaluate(SMOLLM2, suite, target, adapter=str(run / "train" / "adapter"), limit=limit,
+                         batch_size=batch_size)
+            dirs[arm].append(target)
+    return bootstrap_diff(scores_matrix(dirs["baseline"])[0], scores_matrix(dirs["treatment"])[0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
@@ -81,6 +100,8 @@ def main() -> None:
                                           "to this folder and stop: for a machine without ../shared or DuckDB")
     ap.add_argument("--reuse-baseline", help="a finished compare folder whose baseline arm (same budget and "
                                              "training settings) this run reuses, e.g. when only the ratio changes")
+    ap.add_argument("--more-items", type=int, help="only: evaluate the finished arms' adapters on this many "
+                                                   "ii-sequential items per task, and report")
     ap.add_argument("--prebuilt", help="a folder written by --export-runs: train on those datasets")
     args = ap.parse_args()
     from curate import run
@@ -116,6 +137,13 @@ def main() -> None:
     limits = {"ii-sequential": args.seq_limit, "coi": args.coi_limit, single: args.single_limit}
     options = {"max_len": args.max_len, "batch_size": args.batch_size, "lr": args.lr}
     tag = f"budget{args.budget}-ratio{args.ratio}-lr{args.lr:g}"
+    if args.more_items:
+        for arm in args.arms.split(","):
+            r = reeval(work / tag / arm, args.seeds, "ii-sequential", args.more_items, args.eval_batch)
+            print(f"{arm} ii-sequential, {r['items']} items: {r['baseline']:.4f} -> {r['treatment']:.4f}, "
+                  f"{r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}] {r['verdict']}")
+            (work / tag / arm / f"ii-sequential-n{args.more_items}.json").write_text(json.dumps(r, indent=2))
+        return
     results = {}
     first_out = None
     for arm in args.arms.split(","):
