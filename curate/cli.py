@@ -148,8 +148,9 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
 
 @app.command("eval")
 def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", help="Hub id, local folder or bundled"),
-          suite: str = typer.Option(..., "--suite", help="gsm8k, ii-execute[:TASK], bbh[:TASK], xquad[:LANG], coi, "
-                                                         "conflictqa, or a suite YAML file"),
+          suite: str = typer.Option(..., "--suite", help="gsm8k, ii-execute[:TASK], ii-sequential[:TASK], ii-single[:TASK], "
+                                                         "bbh[:TASK], xquad[:LANG], coi, coi-content, conflictqa, "
+                                                         "or a suite YAML file"),
           out: Path = typer.Option(..., "--out", help="folder for predictions.parquet and summary.json"),
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
           limit: Optional[int] = typer.Option(None, "--limit", help="first N items per group"),
@@ -161,7 +162,10 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
     except CurateError as exc:
         _fail(exc)
     groups = "".join(f"\n  {g}: {v}" for g, v in summary["groups"].items()) if len(summary["groups"]) > 1 else ""
-    typer.echo(f"{summary['suite']} ({summary['scorer']}): {summary['score']} over {summary['items']} items{groups}")
+    steps = "".join(f"\n  {k}: {v}" for k, v in {**summary.get("steps", {}), **(
+        {"all steps": summary["all_steps"]} if "all_steps" in summary else {})}.items())
+    typer.echo(f"{summary['suite']} ({summary['scorer']}): {summary['score']} over {summary['items']} items"
+               f"{groups}{steps}")
 
 
 @app.command()

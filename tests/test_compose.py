@@ -427,3 +427,18 @@ def test_generator_mode_uses_the_users_prompt_files(endpoint, tmp_path):
     res = RunResult(Runner(Recipe.load(recipe), tmp_path / "runs", progress=False).run())
     assert set(res.rejected()["reason"]) == {"generator_keep"} and res.rejected().height == 3
     assert all("KEEP unless sure" in p for p in FakeEndpoint.seen)
+
+
+def test_sequential_version_of_a_user_suite_scores_every_step(tmp_path, cli):
+    model = make_tiny_llama(tmp_path / "tiny")
+    write_jsonl(tmp_path / "items.jsonl", [{"instruction": "Name the colour of the object.", "input": f"a {c} ball",
+                                            "output": c} for c in ["red", "blue", "green", "yellow"]])
+    (tmp_path / "suite.yaml").write_text("inputs: [{path: items.jsonl}]\nsequential: true\nmax_new_tokens: 6\n")
+    result = cli("eval", "--model", model, "--suite", tmp_path / "suite.yaml", "--out", tmp_path / "ev")
+    assert result.exit_code == 0, result.output
+    assert "step_1" in result.output and "all steps" in result.output
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    preds = pl.read_parquet(tmp_path / "ev" / "predictions.parquet")
+    assert summary["scorer"] == "steps_in_order" and set(summary["steps"]) == {"step_1", "step_2"}
+    assert preds["references"].list.len().to_list() == [2] * 4 and preds["step_scores"].list.len().to_list() == [2] * 4
+    assert summary["score"] == pytest.approx(preds["score"].mean())
