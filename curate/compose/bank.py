@@ -21,6 +21,7 @@ from typing import Callable
 
 from .text_kind import NUMBERS, kind, list_items, sentences
 
+TARGET_FIELD = {"input": "context", "request": "instruction", "answer": "response"}   # record column per target
 TARGET_WORDS = {"input": "the input", "request": "the request", "answer": "your answer", "text": "the text"}
 MAX_CHARS = 2000       # longer texts make copy-style steps a test of length, not of following steps
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..compose.bank import BANK, task_params
+from ..compose.bank import BANK, TARGET_FIELD, task_params
 from ..compose.phrasing import join_answers, join_instruction
 
 # (task, position, target) in order of preference; the first that applies after the item's hash
-# rotation is used. All answers are exact.
+# rotation is used. All answers are exact, and none of these tasks draws a random parameter.
 CHOICES = [("repeat_input", "prefix", "input"), ("uppercase", "suffix", "answer"),
            ("to_json", "suffix", "answer"), ("count_words", "prefix", "input"),
            ("uppercase", "prefix", "input"), ("reverse_words", "prefix", "input")]
-FIELD_OF = {"input": "context", "answer": "response"}
 
 
 def _rotation(item_id: str) -> int:
@@ -33,10 +32,10 @@ def sequential_item(record: dict) -> dict | None:
     for k in range(len(CHOICES)):
         name, position, target = CHOICES[(start + k) % len(CHOICES)]
         task = BANK[name]
-        text = record.get(FIELD_OF[target])
+        text = record.get(TARGET_FIELD[target])
         if task.check(text, target) is not None:
             continue
-        params = task_params(task, text, target, None) if name != "first_words" else {"n": 3}
+        params = task_params(task, text, target, None)
         answer = task.answer(text, params)
         steps = [answer, record["response"]] if position == "prefix" else [record["response"], answer]
         step = task.phrase(target, params, held_out=True)

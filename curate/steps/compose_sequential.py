@@ -13,7 +13,6 @@ from .base import register
 from .compose_base import ComposeConfig, ComposeStep, declined, derived
 
 TARGET_OF = {"prefix": ("input", "request"), "suffix": ("answer",)}
-FIELD_OF = {"input": "context", "request": "instruction", "answer": "response"}
 
 
 @register("compose.sequential")
@@ -74,7 +73,7 @@ class ComposeSequential(ComposeStep):
             if self.capped(task.name):
                 reasons.append(f"{task.name}: cap reached")
                 continue
-            text = row.get(FIELD_OF[target])
+            text = row.get(bank.TARGET_FIELD[target])
             problem = task.check(text, target)
             if problem:
                 reasons.append(problem)
