@@ -187,6 +187,8 @@ class Runner:
         started = time.time()
         (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
         for stale in self.run_dir.rglob("*.tmp-*"):
+            if _writer_alive(stale):                # another process is writing this run right now
+                continue
             stale.unlink() if stale.is_file() else shutil.rmtree(stale, ignore_errors=True)
         if self.fresh:
             for old in (self.run_dir / "stages").glob("*"):
@@ -255,6 +257,21 @@ def check_accounting(run_dir: Path, stages: list[Stage], infos: list[dict]) -> N
         prev_rows = n_out
     if problems:
         raise InvariantError("row accounting failed:\n  " + "\n  ".join(problems))
+
+
+def _writer_alive(tmp: Path) -> bool:
+    """Whether the process named in a temporary file's `.tmp-<pid>` suffix is still running, so
+    that a second run of the same recipe does not delete the first one's files mid-write."""
+    pid = tmp.name.rsplit(".tmp-", 1)[-1]
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

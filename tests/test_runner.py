@@ -165,3 +165,22 @@ def test_resume_after_sigkill_gives_byte_identical_final(tmp_path):
     clean_dir = tmp_path / clean.stdout.strip().splitlines()[-1]
     assert (run_dir / "final.parquet").read_bytes() == (clean_dir / "final.parquet").read_bytes()
     assert (run_dir / "rejected.parquet").read_bytes() == (clean_dir / "rejected.parquet").read_bytes()
+
+
+def test_a_second_run_leaves_a_live_writers_temporary_files_alone(tmp_path):
+    """Two runs of one recipe at once: the second clears only temporary files of dead processes."""
+    import subprocess
+    import sys
+    from conftest import run_recipe, write_jsonl
+    data = write_jsonl(tmp_path / "d.jsonl", [{"instruction": "Hi there", "output": "Hello to you"}])
+    first = run_recipe(tmp_path, [{"path": str(data)}])
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        alive = first.dir / f"final.parquet.tmp-{live.pid}"
+        dead = first.dir / "final.parquet.tmp-999999999"
+        alive.write_bytes(b"x")
+        dead.write_bytes(b"x")
+        run_recipe(tmp_path, [{"path": str(data)}])
+        assert alive.exists() and not dead.exists()
+    finally:
+        live.kill()
