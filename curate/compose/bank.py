@@ -2,8 +2,8 @@
 records need no model: repeat, count, case changes, first words, numbers, sorting, reversing,
 JSON and bullet formatting.
 
-Each task says which texts it applies to (`check` gives the reason when it does not), what kind of
-value it produces (for chain type checks), and how it is phrased: several training phrasings per
+Each task says which texts it applies to (`check` gives the reason when it does not; chains use
+the same check on the previous output), and how it is phrased: several training phrasings per
 target (SIT varies the verbalisation of the intermediate step) and one held-out phrasing that only
 eval suites use, so a score measures following the step, not recalling a template.
 

@@ -79,43 +79,40 @@ def clean(text: str) -> str:
     return text.strip().strip('"').strip()
 
 
+def _no_label(text: str) -> str | None:
+    return None if parse_label(text) else f"no label in {text[:80]!r}"
+
+
 def run(rows: list[dict], generator, prompts: dict[str, str]) -> tuple[list[tuple[dict, str, str, str]],
                                                                       list[tuple[dict, str, str]]]:
     """For each row: (row, method, new instruction, new response) or a failure (row, reason, detail)."""
     made, failed = [], []
     asks = [[{"role": "user", "content": fill(prompts["classify"], instruction=r["instruction"],
                                               input=r.get("context") or "(none)")}] for r in rows]
-    methods = {}
+    classified = []
     for row, answer in zip(rows, generator.complete(asks)):
-        label = parse_label(answer.text) if answer.ok else None
-        if not answer.ok:
-            failed.append((row, "generator_error", f"classify: {answer.error}"))
-        elif label is None:
-            failed.append((row, "generator_format", f"classify: no label in {answer.text[:80]!r}"))
-        elif label == "keep":
+        problem = answer.failure("classify", _no_label)
+        if problem:
+            failed.append((row, *problem))
+        elif parse_label(answer.text) == "keep":
             failed.append((row, "generator_keep", "the model chose to keep the instruction single"))
         else:
-            methods[row["id"]] = (row, label)
-    todo = list(methods.values())
+            classified.append((row, parse_label(answer.text)))
     asks = [[{"role": "user", "content": fill(prompts["rewrite"], instruction=r["instruction"],
                                               input=r.get("context") or "(none)", method=METHODS[m])}]
-            for r, m in todo]
+            for r, m in classified]
     rewritten = []
-    for (row, method), answer in zip(todo, generator.complete(asks)):
-        problem = None if not answer.ok else check_rewrite(row["instruction"], answer.text)
-        if not answer.ok:
-            failed.append((row, "generator_error", f"rewrite: {answer.error}"))
-        elif problem:
-            failed.append((row, "generator_format", f"rewrite: {problem}"))
+    for (row, method), answer in zip(classified, generator.complete(asks)):
+        problem = answer.failure("rewrite", lambda text: check_rewrite(row["instruction"], text))
+        if problem:
+            failed.append((row, *problem))
         else:
             rewritten.append((row, method, clean(answer.text)))
     asks = [to_messages({**row, "instruction": new, "response": ""})[:-1] for row, _, new in rewritten]
     for (row, method, new), answer in zip(rewritten, generator.complete(asks)):
-        problem = None if not answer.ok else check_response(answer.text)
-        if not answer.ok:
-            failed.append((row, "generator_error", f"respond: {answer.error}"))
-        elif problem:
-            failed.append((row, "generator_format", f"respond: {problem}"))
+        problem = answer.failure("respond", check_response)
+        if problem:
+            failed.append((row, *problem))
         else:
             made.append((row, method, new, answer.text.strip()))
     return made, failed

@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 
+from .bank import TARGET_FIELD, IntermediateTask, task_params
+
 PREFIX = ("First, {step}. Then {task}", "Step 1: {Step}.\nStep 2: {Task}", "{Step}, and then {task}",
           "Before answering, {step}. After that, {task}")
 SUFFIX = ("{Task_}\nThen {step}.", "{Task_} After that, {step}.", "Step 1: {Task}\nStep 2: {Step}.",
@@ -36,7 +38,7 @@ def _lower_first(text: str) -> str:
     return text
 
 
-def _upper_first(text: str) -> str:
+def upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
@@ -51,8 +53,8 @@ def join_instruction(task: str, step: str, position: str, rng: random.Random | N
     options = (HELD_OUT[position],) if held_out or rng is None else (PREFIX if position == "prefix" else SUFFIX)
     template = options[0] if len(options) == 1 else rng.choice(options)
     task = task.strip()
-    return template.format(step=step, Step=_upper_first(step), task=_lower_first(task), Task=_upper_first(task),
-                           Task_=_ended(_upper_first(task)))
+    return template.format(step=step, Step=upper_first(step), task=_lower_first(task), Task=upper_first(task),
+                           Task_=_ended(upper_first(task)))
 
 
 def join_answers(answers: list[str]) -> str:
@@ -63,3 +65,16 @@ def join_answers(answers: list[str]) -> str:
 def chain_instruction(instructions: list[str]) -> str:
     """CoI's instruction format: "<instruction 1> and then <instruction 2> [and then ...]"."""
     return " and then ".join(i.strip() for i in instructions)
+
+
+def sequential_version(record: dict, task: IntermediateTask, position: str, target: str,
+                       rng: random.Random | None = None, held_out: bool = False) -> tuple[str, list[str]]:
+    """`record`'s instruction with `task` added before or after it, and the step answers in order.
+    The caller has checked that the task applies (`task.check`). Without `rng` (or with `held_out`)
+    the held-out phrasing and connective are used: the form eval suites ask in."""
+    text = record.get(TARGET_FIELD[target])
+    params = task_params(task, text, target, rng)
+    step = task.phrase(target, params, rng, held_out)
+    answer = task.answer(text, params)
+    steps = [answer, record["response"]] if position == "prefix" else [record["response"], answer]
+    return join_instruction(record["instruction"], step, position, rng, held_out), steps

@@ -33,7 +33,7 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
         except ValidationError as exc:
             raise ConfigError(f"suite {spec.name}: inputs[{i}]: {exc}") from None
     frame = read_inputs(specs)
-    if (spec.require_instruction or spec.sequential) and frame.height:
+    if spec.require_instruction and frame.height:
         empty = frame.filter(pl.col("instruction").fill_null("").str.strip_chars() == "")
         if empty.height:
             raise ConfigError(f"suite {spec.name}: {empty.height} items have no instruction, e.g. "
@@ -43,8 +43,6 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
         from .sequential_items import sequential_item
         items = [s for s in map(sequential_item, frame.to_dicts()) if s is not None]
         frame = pl.DataFrame(items, infer_schema_length=None) if items else frame.clear()
-        spec.references_field = spec.references_field or "steps"
-        spec.scorer = "steps_in_order"
     if frame.height == 0:
         raise ConfigError(f"suite {spec.name}: no items")
     per = spec.limit_per_group or limit
@@ -70,6 +68,15 @@ def load_for_eval(model: str, adapter: str | None, device: str):
     return lm.eval(), tokenizer
 
 
+def _step_summary(per_step: list[list[float]]) -> dict:
+    """Mean score of each step position over the items that have it, and the share of items with
+    every step right."""
+    width = max(len(s) for s in per_step)
+    return {"steps": {f"step_{k + 1}": round(sum(s[k] for s in per_step if len(s) > k) /
+                                             max(1, sum(len(s) > k for s in per_step)), 4) for k in range(width)},
+            "all_steps": round(sum(min(s) for s in per_step) / len(per_step), 4)}
+
+
 def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None, device: str = "auto",
              limit: int | None = None, batch_size: int = 16, loaded=None) -> dict:
     """Run `suite` on `model` (+ `adapter`); `loaded` reuses an already loaded (model, tokenizer)."""
@@ -88,24 +95,24 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
     start = time.perf_counter()
     predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop)
     seconds = time.perf_counter() - start
-    scorer = SCORERS[spec.scorer]
     refs = [references(r, spec) for r in records]
-    scores = [scorer(p, ref, memory(r, spec)) if spec.scorer == "faithfulness" else scorer(p, ref)
-              for p, ref, r in zip(predictions, refs, records)]
+    per_step = None
+    if spec.scorer == "steps_in_order":      # each step scored, not only the item; the item is their mean
+        from .scorers import step_matches
+        per_step = [step_matches(p, ref) for p, ref in zip(predictions, refs)]
+        scores = [sum(s) / len(s) if s else 0.0 for s in per_step]
+    else:
+        scorer = SCORERS[spec.scorer]
+        scores = [scorer(p, ref, memory(r, spec)) if spec.scorer == "faithfulness" else scorer(p, ref)
+                  for p, ref, r in zip(predictions, refs, records)]
     groups = [str(r.get(spec.group_by)) if spec.group_by else spec.name for r in records]
     frame = pl.DataFrame({"id": [r["id"] for r in records], "origin": [r["origin"] for r in records],
                           "group": groups, "prompt": [c[-1]["content"] for c in conversations],
                           "prediction": predictions, "references": refs, "score": scores})
     extra = {}
-    if spec.scorer == "steps_in_order":                      # each step scored, not only the item
-        from .scorers import step_matches
-        per_step = [step_matches(p, ref) for p, ref in zip(predictions, refs)]
+    if per_step is not None:
         frame = frame.with_columns(pl.Series("step_scores", per_step, dtype=pl.List(pl.Float64)))
-        width = max(len(s) for s in per_step)
-        extra = {"steps": {f"step_{k + 1}": round(sum(s[k] for s in per_step if len(s) > k) /
-                                                  max(1, sum(len(s) > k for s in per_step)), 4)
-                           for k in range(width)},
-                 "all_steps": round(sum(min(s) for s in per_step) / len(per_step), 4)}
+        extra = _step_summary(per_step)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(out / "predictions.parquet")

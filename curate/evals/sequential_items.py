@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..compose.bank import BANK, TARGET_FIELD, task_params
-from ..compose.phrasing import join_answers, join_instruction
+from ..compose.bank import BANK, TARGET_FIELD
+from ..compose.phrasing import join_answers, sequential_version
 
 # (task, position, target) in order of preference; the first that applies after the item's hash
 # rotation is used. All answers are exact, and none of these tasks draws a random parameter.
@@ -32,14 +32,10 @@ def sequential_item(record: dict) -> dict | None:
     for k in range(len(CHOICES)):
         name, position, target = CHOICES[(start + k) % len(CHOICES)]
         task = BANK[name]
-        text = record.get(TARGET_FIELD[target])
-        if task.check(text, target) is not None:
+        if task.check(record.get(TARGET_FIELD[target]), target) is not None:
             continue
-        params = task_params(task, text, target, None)
-        answer = task.answer(text, params)
-        steps = [answer, record["response"]] if position == "prefix" else [record["response"], answer]
-        step = task.phrase(target, params, held_out=True)
-        return {**record, "instruction": join_instruction(record["instruction"], step, position, held_out=True),
+        instruction, steps = sequential_version(record, task, position, target, held_out=True)
+        return {**record, "instruction": instruction,
                 "response": join_answers(steps), "steps": json.dumps(steps, ensure_ascii=False),
                 "step_task": f"{position}:{name}"}
     return None

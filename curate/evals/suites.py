@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
 from .scorers import SCORERS
@@ -32,6 +32,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 # Instruction-Induction tasks with one exact answer per item: the base of the sequential suite.
 SEQUENTIAL_TASKS = ["sum", "diff", "first_word_letter", "second_word_letter", "singular_to_plural",
                     "num_to_verbal", "letters_list", "larger_animal", "active_to_passive", "negation"]
+STEPS_SYSTEM = "Do every step in order. Give each step's result on its own line."
 
 
 class SuiteSpec(BaseModel):
@@ -59,9 +60,23 @@ class SuiteSpec(BaseModel):
             raise ValueError(f"unknown scorer '{v}'; valid scorers: {', '.join(SCORERS)}")
         return v
 
+    @model_validator(mode="after")
+    def _sequential_items_score_each_step(self):
+        """A sequential suite's references are its items' step answers, each step scored, and its
+        items need an instruction to add a step to."""
+        if self.sequential:
+            self.scorer = "steps_in_order"
+            self.references_field = self.references_field or "steps"
+            self.require_instruction = True
+        return self
+
 
 def _shared(pattern: str) -> str:
     return str(SHARED / pattern)
+
+
+def _ii_execute(tasks: list[str]) -> list[dict]:
+    return [{"path": _shared(f"instruction_induction/raw/execute/{t}.json")} for t in tasks]
 
 
 def builtin(name: str) -> SuiteSpec:
@@ -72,21 +87,16 @@ def builtin(name: str) -> SuiteSpec:
                          max_new_tokens=256, group_by=None,
                          system="Solve the problem step by step, then give the final answer after ####.")
     if base == "ii-execute":
-        tasks = part.split(",") if part else ["*"]
-        return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
-                                            for t in tasks], scorer="exact_match", max_new_tokens=24,
-                         group_by="task", stop=["\n"], system="Answer with the output only.", require_instruction=True)
+        return SuiteSpec(name=name, inputs=_ii_execute(part.split(",") if part else ["*"]), scorer="exact_match",
+                         max_new_tokens=24, group_by="task", stop=["\n"], system="Answer with the output only.",
+                         require_instruction=True)
     if base == "ii-single":             # the sequential suite's items without the extra step, scored alike
-        tasks = part.split(",") if part else SEQUENTIAL_TASKS
-        return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
-                                            for t in tasks], scorer="steps_in_order", max_new_tokens=48,
-                         group_by="task", require_instruction=True, system="Do every step in order. Give each step's result on its own line.")
+        return SuiteSpec(name=name, inputs=_ii_execute(part.split(",") if part else SEQUENTIAL_TASKS),
+                         scorer="steps_in_order", max_new_tokens=48, group_by="task", require_instruction=True,
+                         system=STEPS_SYSTEM)
     if base == "ii-sequential":
-        tasks = part.split(",") if part else SEQUENTIAL_TASKS
-        return SuiteSpec(name=name, inputs=[{"path": _shared(f"instruction_induction/raw/execute/{t}.json")}
-                                            for t in tasks], scorer="steps_in_order", max_new_tokens=96,
-                         group_by="task", sequential=True, references_field="steps", require_instruction=True,
-                         system="Do every step in order. Give each step's result on its own line.")
+        return SuiteSpec(name=name, inputs=_ii_execute(part.split(",") if part else SEQUENTIAL_TASKS),
+                         max_new_tokens=96, group_by="task", sequential=True, system=STEPS_SYSTEM)
     if base == "bbh":
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"bbh_instruction_format/test_{part or '*'}"),
                                              "task": "{stem}"}],

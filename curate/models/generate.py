@@ -67,6 +67,14 @@ class Completion:
     def ok(self) -> bool:
         return self.error is None and self.text is not None
 
+    def failure(self, stage: str, check=None) -> tuple[str, str] | None:
+        """The ledger reason and detail when this answer cannot be used at `stage`: the call failed
+        (`generator_error`), or `check(text)` names a problem (`generator_format`); else None."""
+        if not self.ok:
+            return "generator_error", f"{stage}: {self.error}"
+        problem = check(self.text) if check else None
+        return ("generator_format", f"{stage}: {problem}") if problem else None
+
 
 class OpenAIBackend:
     def __init__(self, cfg: GeneratorConfig):

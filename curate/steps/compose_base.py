@@ -88,9 +88,8 @@ class ComposeStep(Step):
             batch = batch.with_columns(pl.lit(None, dtype=pl.Utf8).alias(self.tag_column))
         chosen = batch.filter(keep_mask(batch, None, self.limits, self.seed))
         added, declined = self.compose(chosen.to_dicts()) if chosen.height else ([], [])
-        stats = {"selected": chosen.height, "added": len(added), "declined": len(declined)}
-        for row in added:
-            stats[f"added_{row[self.tag_column]}"] = stats.get(f"added_{row[self.tag_column]}", 0) + 1
+        stats = {"selected": chosen.height, "added": len(added), "declined": len(declined),
+                 **{f"added_{how}": n for how, n in Counter(row[self.tag_column] for row in added).items()}}
         added_frame = pl.DataFrame(added, schema=batch.schema) if added else None
         declined_frame = pl.DataFrame(declined, schema=LEDGER_SCHEMA) if declined else None
         return Result(kept=batch, added=added_frame, declined=declined_frame, stats=stats)

@@ -7,7 +7,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from ..compose import bank, chain_format
-from ..compose.phrasing import chain_instruction
+from ..compose.phrasing import chain_instruction, upper_first
 from ..compose.text_kind import kind
 from ..errors import ConfigError
 from ..models.bundled import MINILM
@@ -19,8 +19,13 @@ TAKES = {"text": {"text"}, "list": {"list", "text"}, "number": {"number"}}
 
 
 def _instruction_of(task: bank.IntermediateTask, params: dict, rng) -> str:
-    step = task.phrase("text", params, rng)
-    return step[:1].upper() + step[1:] + "."
+    return upper_first(task.phrase("text", params, rng)) + "."
+
+
+def _unusable_step(output: str, step_input: str) -> str | None:
+    if not output.strip():
+        return "empty output"
+    return "the output repeats its input" if output.strip() == step_input else None
 
 
 @register("compose.chain")
@@ -149,11 +154,8 @@ class ComposeChain(ComposeStep):
         conversations = [[{"role": "user", "content": f"{c['instructions'][-1]}\n\n{c['outputs'][-1]}"}]
                          for c in chains]
         for c, answer in zip(chains, self.generator.complete(conversations)):
-            if not answer.ok:
-                c["failed"] = ("generator_error", f"step {step}: {answer.error}")
-            elif not answer.text.strip():
-                c["failed"] = ("generator_format", f"step {step}: empty output")
-            elif answer.text.strip() == c["outputs"][-1]:
-                c["failed"] = ("generator_format", f"step {step}: the output repeats its input")
+            problem = answer.failure(f"step {step}", lambda text: _unusable_step(text, c["outputs"][-1]))
+            if problem:
+                c["failed"] = problem
             else:
                 c["outputs"].append(answer.text.strip())

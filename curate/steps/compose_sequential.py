@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..compose import bank, generator_mode
-from ..compose.phrasing import join_answers, join_instruction
+from ..compose.phrasing import join_answers, sequential_version
 from .base import register
 from .compose_base import ComposeConfig, ComposeStep, declined, derived
 
@@ -56,11 +56,15 @@ class ComposeSequential(ComposeStep):
             refused += [declined(row, reason, detail) for row, reason, detail in failed]
             return added, refused
         for row in todo:
-            made = self._from_bank(row)
-            (added if "instruction" in made else refused).append(made)
+            made, refusal = self._from_bank(row)
+            if made is not None:
+                added.append(made)
+            else:
+                refused.append(refusal)
         return added, refused
 
-    def _from_bank(self, row: dict) -> dict:
+    def _from_bank(self, row: dict) -> tuple[dict | None, dict | None]:
+        """(the sequential record, None), or (None, the ledger row saying why no task applied)."""
         rng = self.record_rng(row["id"])
         options = []       # a random position first, then its (task, target) pairs in random order
         for position in rng.sample(self.config.positions, len(self.config.positions)):
@@ -78,11 +82,7 @@ class ComposeSequential(ComposeStep):
             if problem:
                 reasons.append(problem)
                 continue
-            params = bank.task_params(task, text, target, rng)
-            step = task.phrase(target, params, rng)
-            answer = task.answer(text, params)
-            answers = [answer, row["response"]] if position == "prefix" else [row["response"], answer]
+            instruction, steps = sequential_version(row, task, position, target, rng)
             self.used[task.name] += 1
-            return derived(row, join_instruction(row["instruction"], step, position, rng), join_answers(answers),
-                           f"{position}:{task.name}", self.tag_column)
-        return declined(row, "no_applicable_task", "; ".join(dict.fromkeys(reasons)) or "no task selected")
+            return derived(row, instruction, join_answers(steps), f"{position}:{task.name}", self.tag_column), None
+        return None, declined(row, "no_applicable_task", "; ".join(dict.fromkeys(reasons)) or "no task selected")
