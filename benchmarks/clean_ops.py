@@ -38,16 +38,14 @@ def real_records(n: int) -> pl.DataFrame:
 
 
 def time_step(name: str, config: dict, records: pl.DataFrame) -> dict:
+    from curate.engines.local import run_frame
     from curate.steps import Context, build_config, step_class
     cls = step_class(name)
     ctx = Context(seed=0, stage=1, cache_dir=str(WORK / "cache"), base_dir=str(ROOT))
     start = time.perf_counter()
     step = cls(build_config(name, config), ctx)
-    if cls.scope == "dataset":
-        step.fit(records.lazy())
     kept = rejected = 0
-    for offset in range(0, records.height, BATCH):
-        res = step.apply(records.slice(offset, BATCH))
+    for res in run_frame(step, records, BATCH):
         kept += res.kept.height
         rejected += res.rejected.height
     seconds = time.perf_counter() - start

@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--clusters", type=int, default=None, help="default: the step's own default")
     args = ap.parse_args()
     from curate.models.embed import Embedder
-    from curate.steps.dedup_semantic import default_clusters, semantic_duplicates
+    from curate.steps.dedup.semantic import default_clusters, semantic_duplicates
     texts = real_texts(args.n, with_response=True)
     start = time.perf_counter()
     emb = Embedder(progress=True)

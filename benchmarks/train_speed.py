@@ -133,7 +133,7 @@ def generation_speed(args, tok, results) -> None:
     from curate.models.lm import load_model
 
     # -- eval generation: batched vs one prompt at a time ------------------------------------------
-    from curate.evals.generate import generate
+    from curate.models.greedy import generate
     from curate.evals.run import suite_records
     from curate.evals.suites import builtin
     from curate.records import to_messages

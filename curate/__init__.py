@@ -8,16 +8,19 @@
 Heavy libraries (torch, transformers, faiss, ray) are never imported here.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def __getattr__(name):
     if name == "Recipe":
         from .recipe import Recipe
         return Recipe
-    if name in ("run", "RunResult"):
-        from . import runner
-        return getattr(runner, name)
+    if name == "run":
+        from .api import run
+        return run
+    if name == "RunResult":
+        from .runner import RunResult
+        return RunResult
     raise AttributeError(name)
 
 

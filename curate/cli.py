@@ -33,7 +33,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         run_dir = Runner(rec, out, fresh, progress=not quiet).run()
         if not quiet:
             from rich.console import Console
-            from .explore.funnel import funnel_table, load_manifest
+            from .explore.funnel import funnel_table
+            from .io.manifest import load_manifest
             Console(stderr=True).print(funnel_table(load_manifest(run_dir)))
         if rec.train or rec.eval:
             from .train.recipe_block import run_blocks
@@ -49,7 +50,8 @@ def show(run_dir: Path = typer.Argument(..., metavar="RUN"),
          format: str = typer.Option("table", "--format", help="table | csv | json")):
     """Print the funnel of a run: per step in / kept / rejected / added and top reasons."""
     try:
-        from .explore.funnel import funnel_rows, funnel_table, load_manifest
+        from .explore.funnel import funnel_table
+        from .io.manifest import funnel_rows, load_manifest
         manifest = load_manifest(run_dir)
         if format == "table":
             from rich.console import Console
@@ -69,7 +71,7 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
     """Run DuckDB SQL (read-only) over a run's views: stage_NN_<step>, final, rejected, lineage."""
     try:
         import duckdb
-        from .explore.catalog import connect, views
+        from .io.catalog import connect, views
         from .explore.output import print_frame
         con = connect(run_dir)
         if query is None:
@@ -110,7 +112,7 @@ def embed(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run dir
           backend: str = typer.Option("auto", "--backend", help="auto, fp32, bf16, int8, ov-bf16, ov-fp32 (CPU); fp16 (CUDA)")):
     """Embed records and write their vectors, for SQL, plots or `embeddings:` in a step."""
     try:
-        from .models.embed_file import embed_to_parquet
+        from .explore.embed import embed_to_parquet
         typer.echo(str(embed_to_parquet(data, out, field, model, device, backend)))
     except CurateError as exc:
         _fail(exc)
@@ -207,7 +209,7 @@ def fasttext_train(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="
                    seed: int = typer.Option(0, "--seed")):
     """Train a fastText classifier on labelled records; score data with it using `score.fasttext`."""
     try:
-        from .models.fasttext_train import train_classifier
+        from .train.fasttext import train_classifier
         report = train_classifier(data, label_field, out, fields.split(","), valid_fraction, epoch, lr,
                                   word_ngrams, dim, seed)
     except CurateError as exc:

@@ -7,40 +7,14 @@ valid ones, because a recipe is the first thing a new user writes and gets wrong
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
-
-
-class InputSpec(BaseModel):
-    """One source of records: local files (a path or glob) or a Hugging Face Hub dataset."""
-
-    model_config = ConfigDict(extra="forbid")
-    path: Optional[str] = Field(None, description="file or glob (relative to the working directory, "
-                                                  "then to the recipe's folder)")
-    hub: Optional[str] = Field(None, description="Hugging Face Hub dataset id (needs network)")
-    subset: Optional[str] = Field(None, description="Hub dataset configuration name")
-    split: str = Field("train", description="Hub split")
-    format: Optional[str] = Field(None, description="reader format; auto-detected when absent")
-    fields: dict[str, Union[str, int, None]] = Field(
-        default_factory=dict, description="canonical field -> raw field (an index for header-less CSV)")
-    source: Optional[str] = Field(None, description="`source` label; default: file stem or hub id")
-    task: Optional[str] = Field(None, description="`task` label; default: from the data, else empty")
-    limit: Optional[int] = Field(None, ge=1, description="take only the first N records")
-    sample: Optional[float] = Field(None, gt=0, description="random subset: a fraction (<1) or a count (>=1)")
-    header: bool = Field(True, description="CSV/TSV: first row is a header")
-    keep: list[str] = Field(default_factory=list, description="extra raw fields to keep as columns")
-    on_error: Literal["stop", "quarantine"] = Field(
-        "stop", description="bad rows: stop with an error, or put them in the rejected ledger")
-
-    @model_validator(mode="after")
-    def _one_location(self) -> "InputSpec":
-        if (self.path is None) == (self.hub is None):
-            raise ValueError("give exactly one of `path` or `hub`")
-        return self
+from .io.spec import InputSpec
+from .yaml_lines import dotted, where
 
 
 class StepUse(BaseModel):
@@ -124,38 +98,6 @@ class Recipe(BaseModel):
         for use, step in zip(self.steps, out["steps"]):
             step["with"] = build_config(use.use, use.with_).model_dump(mode="json")
         return out
-
-
-def line_of(node: Any, loc: tuple) -> int | None:
-    """1-based YAML line of the deepest key of `loc` that exists in the composed node tree."""
-    line = None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part or (part == "with_" and key.value == "with"):
-                    line, node = key.start_mark.line + 1, value
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def dotted(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        part = "with" if part == "with_" else part
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def where(filename: str, node: Any, loc: tuple) -> str:
-    line = line_of(node, loc) if node is not None else None
-    return f"{filename}:{line}" if line else filename
 
 
 def format_validation(exc: ValidationError, filename: str, node: Any) -> str:

@@ -26,17 +26,23 @@ import orjson
 import polars as pl
 import pyarrow.parquet as pq
 
-from . import __version__
-from .engines.local import LEDGER_OUT_SCHEMA, StageCounts, ledger_frame, run_step
+from typing import TYPE_CHECKING
+
+from .engines.base import Engine, StageCounts, get_engine
 from .engines.parquet_out import ParquetOut, tmp_name
 from .errors import InvariantError
-from .fingerprint import digest, file_digest
+from .fingerprint import digest, files_fingerprint
 from .io.files import resolve_files
 from .io.sources import InputReader
+from .ledger import LEDGER_SCHEMA, ledger_rows, step_rows_from_dicts
 from .progress import Progress
-from .recipe import Recipe
 from .records import SCHEMA
 from .steps import Context, build_config, step_class
+from .steps.base import step_files
+from .version import __version__
+
+if TYPE_CHECKING:                      # the recipe describes runs; the runner only reads one
+    from .recipe import Recipe
 
 READ_VERSION = "1"
 LIBRARIES = ["polars", "pyarrow", "duckdb", "pydantic", "ftfy", "orjson"]
@@ -79,21 +85,34 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def input_fingerprint(recipe: Recipe) -> str:
+def input_fingerprint(recipe: "Recipe") -> str:
     parts = [READ_VERSION, recipe.seed, recipe.batch_size]
     for i, spec in enumerate(recipe.inputs):
         parts.append(spec.model_dump(mode="json"))
         if spec.path:
-            files = resolve_files(spec.path, recipe.base_dir, f"inputs[{i}].path")
-            parts.append([[f.name, f.stat().st_size, file_digest(f)] for f in files])
+            parts.append(files_fingerprint(resolve_files(spec.path, recipe.base_dir, f"inputs[{i}].path")))
+    return digest(*parts)
+
+
+def step_fingerprint(parent: str, recipe: "Recipe", index: int) -> str:
+    """hash(parent stage, step name, version, config, seed, batch size, and the contents of every
+    file the config names): an edited eval set or model file recomputes the stage."""
+    use = recipe.steps[index]
+    cls = step_class(use.use)
+    config = build_config(use.use, use.with_)
+    parts = [parent, use.use, cls.version, config.model_dump(mode="json"), recipe.seed, recipe.batch_size]
+    files = step_files(cls, config, recipe.base_dir, f"steps[{index}].with")
+    if any(files.values()):                    # steps that read no file keep their fingerprints
+        parts.append({name: files_fingerprint(paths) for name, paths in files.items()})
     return digest(*parts)
 
 
 class Runner:
-    def __init__(self, recipe: Recipe, out: str | Path | None = None, fresh: bool = False,
-                 progress: bool = True):
+    def __init__(self, recipe: "Recipe", out: str | Path | None = None, fresh: bool = False,
+                 progress: bool = True, engine: Engine | None = None):
         self.recipe = recipe
         self.fresh = fresh
+        self.engine = engine or get_engine("local")
         self.out_root = Path(out or recipe.output.dir)
         self.progress = Progress(enabled=progress)
         self.stages = self._plan()
@@ -102,10 +121,7 @@ class Runner:
     def _plan(self) -> list[Stage]:
         stages = [Stage(0, "read", input_fingerprint(self.recipe))]
         for i, use in enumerate(self.recipe.steps, 1):
-            cls = step_class(use.use)
-            config = build_config(use.use, use.with_).model_dump(mode="json")
-            stages.append(Stage(i, use.use, digest(stages[-1].fingerprint, use.use, cls.version, config,
-                                                   self.recipe.seed, self.recipe.batch_size)))
+            stages.append(Stage(i, use.use, step_fingerprint(stages[-1].fingerprint, self.recipe, i - 1)))
         return stages
 
     # -- reuse ------------------------------------------------------------------------------
@@ -140,9 +156,8 @@ class Runner:
                 missing = [pl.lit(None, dtype=pl.Utf8).alias(c) for c in extra if c not in frame.columns]
                 out.write(frame.with_columns(missing))
                 if bad:
-                    ledger = pl.DataFrame(bad, schema={"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8,
-                                                       "origin": pl.Utf8})
-                    rejected.write(ledger_frame(ledger, 0, "read"))
+                    ledger = step_rows_from_dicts(bad)
+                    rejected.write(ledger_rows(ledger, 0, "read"))
                     counts.reasons.update(ledger["reason"].to_list())
                 counts.kept += frame.height
                 counts.rejected += len(bad)
@@ -158,18 +173,18 @@ class Runner:
         use = self.recipe.steps[stage.index - 1]
         cls = step_class(use.use)
         ctx = Context(seed=self.recipe.seed, stage=stage.index, cache_dir=str(self.run_dir / "cache"),
-                      base_dir=self.recipe.base_dir)
+                      base_dir=self.recipe.base_dir, batch_size=self.recipe.batch_size)
         step = cls(build_config(use.use, use.with_), ctx)
         task = self.progress.task(stage.step, total=rows(prev))
-        counts = run_step(step, prev, out, rejected, stage.index, self.recipe.batch_size,
-                          lambda n: self.progress.advance(task, n))
+        counts = self.engine.run_step(step, prev, out, rejected, stage.index, self.recipe.batch_size,
+                                      lambda n: self.progress.advance(task, n))
         self.progress.done(task)
         return counts
 
     def _run_stage(self, stage: Stage, prev: Path | None) -> dict:
         data, rej, meta = stage_paths(self.run_dir, stage.stem)
         start = time.perf_counter()
-        with ParquetOut(data, SCHEMA) as out, ParquetOut(rej, LEDGER_OUT_SCHEMA) as rejected:
+        with ParquetOut(data, SCHEMA) as out, ParquetOut(rej, LEDGER_SCHEMA) as rejected:
             if prev is None:
                 counts, extra = self._read_stage(stage, out, rejected)
             else:
@@ -215,11 +230,11 @@ class Runner:
         final = self.run_dir / "final.parquet"
         _link_or_copy(last, final)
         rejected = self.run_dir / "rejected.parquet"
-        with ParquetOut(rejected, LEDGER_OUT_SCHEMA) as out:   # streamed: a large ledger never sits in memory
+        with ParquetOut(rejected, LEDGER_SCHEMA) as out:   # streamed: a large ledger never sits in memory
             for s in self.stages:
                 for batch in pq.ParquetFile(stage_paths(self.run_dir, s.stem)[1]).iter_batches(self.recipe.batch_size):
                     out.write(pl.from_arrow(batch))
-        from .explore.catalog import build_catalog
+        from .io.catalog import build_catalog
         build_catalog(self.run_dir, [s.stem for s in self.stages])
         read = infos[0]
         manifest = {
@@ -283,18 +298,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
-def run(recipe: Recipe | str | Path, out: str | Path | None = None, fresh: bool = False,
-        overrides: list[str] | None = None, progress: bool = False) -> "RunResult":
-    """Python API: run a recipe (object or YAML path) and return its `RunResult`."""
-    if not isinstance(recipe, Recipe):
-        recipe = Recipe.load(recipe, overrides)
-    run_dir = Runner(recipe, out, fresh, progress).run()
-    if recipe.train or recipe.eval:
-        from .train.recipe_block import run_blocks
-        run_blocks(recipe, run_dir, progress)
-    return RunResult(run_dir)
-
-
 class RunResult:
     """A finished run directory, with helpers for Python users."""
 
@@ -312,7 +315,7 @@ class RunResult:
         return pl.read_parquet(self.dir / "rejected.parquet")
 
     def sql(self, query: str) -> pl.DataFrame:
-        from .explore.catalog import connect
+        from .io.catalog import connect
         return connect(self.dir).sql(query).pl()
 
     def __repr__(self) -> str:

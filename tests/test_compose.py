@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import polars as pl
 import pytest
 
-from curate.compose import chain_format
-from curate.compose.bank import BANK, accepts, task_params
-from curate.compose.phrasing import HELD_OUT, PREFIX, SUFFIX, already_sequential
+from curate.steps.compose import chain_format
+from curate.steps.compose.bank import BANK, accepts, task_params
+from curate.steps.compose.phrasing import HELD_OUT, PREFIX, SUFFIX, already_sequential
 from curate.evals.scorers import step_matches, steps_in_order
 from curate.models.generate import Generator, GeneratorConfig
 from conftest import SHARED, make_tiny_llama, run_recipe, write_jsonl
@@ -159,7 +159,7 @@ def test_sequential_caps_tasks_and_ledgers_records_no_task_applies_to(tmp_path):
     detail = res.rejected().filter(pl.col("reason") == "no_applicable_task")["detail"].to_list()
     assert all(d.startswith("not composed (record kept)") for d in detail)
     assert any("cap reached" in d for d in detail) and any("not a list" in d for d in detail)
-    from curate.explore.funnel import funnel_rows
+    from curate.io.manifest import funnel_rows
     row = funnel_rows(res.manifest)[-1]
     assert (row["in"], row["kept"], row["rejected"], row["added"], row["declined"]) == (40, 40, 0, 8, 32)
 
@@ -406,7 +406,7 @@ def test_instruction_induction_suite_without_its_annotations_is_a_clear_error(tm
     ("x " * 500, "far longer"),
 ])
 def test_generator_rewrites_must_be_new_two_step_instructions(rewrite, problem):
-    from curate.compose.generator_mode import check_rewrite, parse_label
+    from curate.steps.compose.generator_mode import check_rewrite, parse_label
     got = check_rewrite("Describe the city.", rewrite)
     assert (got is None) if problem is None else (problem in got)
     assert parse_label("I think: Suffix.") == "suffix" and parse_label("no idea") is None

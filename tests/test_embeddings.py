@@ -169,7 +169,7 @@ def test_diverse_selection_and_cluster_tags(tmp_path):
     assert kc.height == rnd.height == 15
 
     def closest_pair(frame):  # k-center spreads its picks: its closest pair is farther apart than a random pick's
-        from curate.steps.embedding import EmbeddingConfig, embed_frame
+        from curate.steps.common.embedding import EmbeddingConfig, embed_frame
         x, _ = embed_frame(frame, EmbeddingConfig())
         sims = x @ x.T
         np.fill_diagonal(sims, -1)

@@ -49,8 +49,8 @@ def tiny(tmp_path_factory):
 
 
 def test_batched_generation_equals_one_at_a_time(tiny):
-    from curate.evals.generate import generate
-    from curate.evals.run import load_for_eval
+    from curate.models.greedy import generate
+    from curate.models.lm import load_for_eval
     model, tokenizer = load_for_eval(tiny, None, "cpu")
     conversations = [[{"role": "user", "content": text}] for text in
                      ["Hi", "Tell me a long story about a dragon and a knight", "2+2?", "Name three colours please"]]
@@ -86,7 +86,7 @@ def test_suite_with_unknown_scorer_lists_the_valid_ones(tmp_path):
 
 
 def test_adapter_that_does_not_match_the_model_is_a_clear_error(tiny, tmp_path):
-    from curate.evals.run import load_for_eval
+    from curate.models.lm import load_for_eval
     from curate.train.config import TrainConfig
     from curate.train.loop import Trainer
     write_jsonl(tmp_path / "qa.jsonl", [{"instruction": "Hi?", "output": "Hello."}] * 4)

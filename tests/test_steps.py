@@ -137,7 +137,7 @@ def test_steps_command_documents_every_step(cli):
 
 
 def test_normalize_in_parallel_gives_the_same_text(monkeypatch):
-    import curate.steps.normalize as normalize
+    import curate.steps.normalize.text as normalize
     texts = [f"caf\u00c3\u00a9 number {i} \u2019quoted\u2019 &amp; more" for i in range(300)]
     serial = make("normalize.text").apply(frame([{"instruction": t, "response": "r"} for t in texts])).kept
     monkeypatch.setattr(normalize, "PARALLEL_MIN", 10)
@@ -147,7 +147,7 @@ def test_normalize_in_parallel_gives_the_same_text(monkeypatch):
 
 def test_word_counts_and_squeezing_agree_with_the_plain_regex():
     import random
-    from curate.steps.text import SQUEEZE, word_counts
+    from curate.steps.common.text import SQUEEZE, word_counts
     rng = random.Random(1)
     pieces = ["a", "bc", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "é", ""]
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(2000)] + [None]

@@ -1,72 +1,83 @@
 """The local engine: stream a stage's input through one step in batches, in one process.
 
-Memory stays bounded by the batch size (plus what a step keeps, e.g. dedup digests): the input
-is read from Parquet batch by batch and outputs are appended to Parquet as they come.
+Memory stays bounded by the batch size (plus what a step keeps, e.g. dedup keys): the input is read
+from Parquet batch by batch and outputs are appended to Parquet as they come. Batches are
+consecutive slices of the input, so a dataset-scope step's verdicts for a batch are the same slice
+of its verdict frame.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import polars as pl
 import pyarrow.parquet as pq
 
-from ..records import SCHEMA
-from ..steps.base import LEDGER_SCHEMA, Step
+from ..errors import InvariantError
+from ..steps.base import Result, Step
+from ..steps.decisions import ORDER, Decisions, apply_verdicts
+from .base import Engine, StageCounts
 from .parquet_out import ParquetOut
 
 
-@dataclass
-class StageCounts:
-    rows_in: int = 0
-    kept: int = 0
-    rejected: int = 0
-    added: int = 0
-    declined: int = 0           # ledger rows about derived records not built (parents stay kept)
-    reasons: Counter = field(default_factory=Counter)
-    stats: dict = field(default_factory=dict)
+class LocalEngine(Engine):
+    name = "local"
+
+    def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
+                 batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
+        counts = StageCounts()
+        reader = pq.ParquetFile(source)
+        out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
+        batches = (pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
+        for batch, result in step_results(step, pl.scan_parquet(source), reader.metadata.num_rows, batches,
+                                          batch_size):
+            counts.write(result, batch.height, stage, step.name, out, rejected)
+            advance(batch.height)
+        return counts
 
 
-def ledger_frame(rows: pl.DataFrame, stage: int, step: str) -> pl.DataFrame:
-    return rows.select(pl.col("id"), pl.lit(stage, dtype=pl.Int32).alias("stage"),
-                       pl.lit(step).alias("step"), pl.col("reason"), pl.col("detail"), pl.col("origin"))
+def run_frame(step: Step, frame: pl.DataFrame, batch_size: int = 50_000) -> list[Result]:
+    """One step over an in-memory frame, batch by batch as in a run (for benchmarks and notebooks)."""
+    batches = (frame.slice(offset, batch_size) for offset in range(0, frame.height, batch_size))
+    return [result for _, result in step_results(step, frame.lazy(), frame.height, batches, batch_size)]
 
 
-LEDGER_OUT_SCHEMA = {"id": pl.Utf8, "stage": pl.Int32, "step": pl.Utf8, **{k: v for k, v in LEDGER_SCHEMA.items()
-                                                                           if k != "id"}}
+def step_results(step: Step, data: pl.LazyFrame, rows: int, batches: Iterable[pl.DataFrame],
+                 batch_size: int) -> Iterator[tuple[pl.DataFrame, Result]]:
+    """Each batch with its result: `apply` for batch steps; for dataset-scope steps, `decide` once
+    over the whole input, then each batch's slice of the verdicts and the records derived from it."""
+    if step.scope != "dataset":
+        for batch in batches:
+            yield batch, step.apply(batch)
+        return
+    decisions = step.decide(data.with_row_index(ORDER))
+    check_verdicts(step.name, decisions, rows)
+    added = by_batch(decisions.added, batch_size)
+    declined = by_batch(decisions.declined, batch_size)
+    offset = 0
+    for index, batch in enumerate(batches):
+        ordered = batch.with_columns(pl.int_range(offset, offset + batch.height, dtype=pl.UInt64).alias(ORDER))
+        result = apply_verdicts(ordered, decisions.verdicts.slice(offset, batch.height),
+                                decisions.stats if index == 0 else {})
+        yield batch, Result(kept=result.kept.drop(ORDER), rejected=result.rejected, added=added.get(index),
+                            declined=declined.get(index), stats=result.stats)
+        offset += batch.height
 
 
-def run_step(step: Step, in_path: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
-             batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
-    counts = StageCounts()
-    if step.scope == "dataset":
-        step.fit(pl.scan_parquet(in_path))
-    source = pq.ParquetFile(in_path)
-    out.empty_schema = pl.from_arrow(source.schema_arrow.empty_table()).schema
-    for arrow_batch in source.iter_batches(batch_size=batch_size):
-        batch = pl.from_arrow(arrow_batch)
-        counts.rows_in += batch.height
-        result = step.apply(batch)
-        out.write(result.kept)
-        counts.kept += result.kept.height
-        if result.added is not None and result.added.height:
-            out.write(result.added)
-            counts.added += result.added.height
-        if result.rejected.height:
-            rejected.write(ledger_frame(result.rejected, stage, step.name))
-            counts.reasons.update(result.rejected["reason"].to_list())
-        counts.rejected += result.rejected.height
-        if result.declined is not None and result.declined.height:
-            rejected.write(ledger_frame(result.declined, stage, step.name))
-            counts.reasons.update(result.declined["reason"].to_list())
-            counts.declined += result.declined.height
-        for key, value in result.stats.items():  # numbers add up over batches; labels are kept
-            counts.stats[key] = counts.stats.get(key, 0) + value if isinstance(value, (int, float)) else value
-        advance(batch.height)
-    return counts
+def check_verdicts(step: str, decisions: Decisions, rows: int) -> None:
+    """A dataset-scope step answers for every input record, in input order."""
+    got = decisions.verdicts
+    if got.height != rows or not got[ORDER].cast(pl.UInt64).equals(pl.Series(ORDER, range(rows), dtype=pl.UInt64)):
+        raise InvariantError(f"{step}: its decisions cover {got.height} records in some order; the stage "
+                             f"input holds {rows} (one verdict per record, in input order, is required)")
 
 
-__all__ = ["StageCounts", "run_step", "ledger_frame", "LEDGER_OUT_SCHEMA", "SCHEMA"]
+def by_batch(frame: pl.DataFrame | None, batch_size: int) -> dict[int, pl.DataFrame]:
+    """Rows that name a parent by `_order` (added records, declined attempts), grouped by the batch
+    their parent is in, in the order the step made them and without the order column."""
+    if frame is None or frame.height == 0:
+        return {}
+    parts = frame.with_columns((pl.col(ORDER) // batch_size).alias("_batch")).partition_by(
+        "_batch", maintain_order=True, as_dict=True)
+    return {int(key[0]): part.drop("_batch", ORDER) for key, part in parts.items()}

@@ -16,7 +16,8 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..records import to_messages
-from .generate import generate
+from ..models.greedy import generate
+from ..models.lm import load_for_eval
 from .scorers import SCORERS
 from .suites import SuiteSpec, load_suite, memory, references
 
@@ -25,7 +26,7 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
     """The suite's items; with a limit (the suite's `limit_per_group`, else `limit`), the first N per group."""
     from pydantic import ValidationError
     from ..io.load import read_inputs
-    from ..recipe import InputSpec
+    from ..io.spec import InputSpec
     specs = []
     for i, item in enumerate(spec.inputs):
         try:
@@ -50,22 +51,6 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
         frame = (frame.filter(pl.int_range(pl.len()).over(spec.group_by) < per) if spec.group_by
                  else frame.head(per))
     return frame.to_dicts()
-
-
-def load_for_eval(model: str, adapter: str | None, device: str):
-    from ..models.lm import load_model, load_tokenizer
-    tokenizer = load_tokenizer(model)
-    tokenizer.padding_side = "left"
-    lm = load_model(model, device)
-    if adapter:
-        from peft import PeftModel
-        if not (Path(adapter) / "adapter_config.json").is_file():
-            raise ConfigError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
-        try:
-            lm = PeftModel.from_pretrained(lm, adapter)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise ConfigError(f"adapter {adapter} does not match model {model}: {str(exc).splitlines()[0]}") from None
-    return lm.eval(), tokenizer
 
 
 def _step_summary(per_step: list[list[float]]) -> dict:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..errors import ConfigError, CurateError
-from ..explore.funnel import funnel_rows, load_manifest
+from .manifest import funnel_rows, load_manifest
 from ..formats.writers import ROW_WRITERS, WRITERS, write_jsonl
 
 SIZE_BUCKETS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),

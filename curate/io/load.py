@@ -22,7 +22,7 @@ def read_inputs(specs: list, base_dir: str | None = None, seed: int = 0) -> pl.D
 def load_records(data: str, keep: list[str] | None = None) -> pl.DataFrame:
     """A run directory's final dataset, records read from files (format auto-detected; `keep`: extra
     raw fields to keep as columns), or `hub:ID`."""
-    from ..recipe import InputSpec
+    from .spec import InputSpec
     if data.startswith("hub:"):                      # a Hugging Face Hub dataset id (needs network once)
         return read_inputs([InputSpec(hub=data[4:], keep=keep or [])])
     path = Path(data)

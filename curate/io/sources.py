@@ -20,7 +20,7 @@ import polars as pl
 from ..errors import ConfigError, DataError
 from ..formats import FORMATS, FieldError, detect_format
 from ..formats.flat import check_mapping, map_flat
-from ..recipe import InputSpec
+from .spec import InputSpec
 from ..records import frame_from_rows
 from .fast_jsonl import fast_frame, line_chunks
 from .files import JSONL_EXT, BadRow, display, iter_file, iter_jsonl_lines, resolve_files

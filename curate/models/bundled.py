@@ -7,7 +7,6 @@ importlib.util.find_spec and the GGUF file is read from there.
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -15,14 +14,6 @@ from ..errors import ConfigError
 SMOLLM2 = "bundled:smollm2-135m-instruct"
 MINILM = "bundled:all-minilm-l6-v2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("CURATE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "curate")
-    path = Path(root)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def smollm2_dir() -> Path:

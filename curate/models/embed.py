@@ -27,7 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from .bundled import MINILM, cache_dir, minilm_dir
+from .bundled import MINILM, minilm_dir
+from ..user_cache import cache_dir
 from . import openvino_backend
 from .embed_cache import EmbeddingCache, text_key
 from .probe_texts import PROBE_TEXTS

@@ -21,11 +21,10 @@ def resolve_path(model: str, base_dir: str | None = None) -> Path:
     if model == LID176:
         return lid176_path()
     path = Path(model).expanduser()
-    if not path.is_absolute() and base_dir:
-        path = Path(base_dir) / path
-    if not path.is_file():
-        raise ConfigError(f"fastText model file does not exist: {model}")
-    return path
+    for root in [Path.cwd()] + ([Path(base_dir)] if base_dir else []):   # as every file a recipe names
+        if (root / path).is_file():
+            return root / path
+    raise ConfigError(f"fastText model file does not exist: {model}")
 
 
 @lru_cache(maxsize=8)

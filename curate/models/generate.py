@@ -28,7 +28,8 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ConfigError
-from .bundled import SMOLLM2, cache_dir
+from .bundled import SMOLLM2
+from ..user_cache import cache_dir
 from .generation_cache import GenerationCache, prompt_key
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -148,8 +149,8 @@ class LocalBackend:
                 "decoding": "greedy"}
 
     def complete(self, conversations: list[list[dict]]) -> list[Completion]:
-        from ..evals.generate import generate
-        from ..evals.run import load_for_eval
+        from .greedy import generate
+        from .lm import load_for_eval
         import torch
         if self.loaded is None:
             device = self.cfg.device

@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 from ..errors import ConfigError
-from .bundled import SMOLLM2, SMOLLM2_GGUF, cache_dir, smollm2_dir
+from .bundled import SMOLLM2, SMOLLM2_GGUF, smollm2_dir
+from ..user_cache import cache_dir
 
 
 def bundled_smollm2() -> Path:
@@ -86,3 +87,20 @@ def load_model(model: str, device: str = "cpu", dtype: str = "auto"):
 def _unreachable(model: str, exc: Exception) -> str:
     return (f"cannot load model '{model}': {str(exc).splitlines()[0]} — offline, use the bundled "
             f"{SMOLLM2} or a local folder")
+
+
+def load_for_eval(model: str, adapter: str | None, device: str):
+    """A model (with a LoRA adapter when given) in eval mode and its tokenizer, left-padded for
+    batched generation and scoring."""
+    tokenizer = load_tokenizer(model)
+    tokenizer.padding_side = "left"
+    lm = load_model(model, device)
+    if adapter:
+        from peft import PeftModel
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise ConfigError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
+        try:
+            lm = PeftModel.from_pretrained(lm, adapter)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"adapter {adapter} does not match model {model}: {str(exc).splitlines()[0]}") from None
+    return lm.eval(), tokenizer

@@ -11,7 +11,8 @@ import shutil
 from functools import lru_cache
 from pathlib import Path
 
-from .bundled import SMOLLM2, SMOLLM2_GGUF, cache_dir, smollm2_dir
+from .bundled import SMOLLM2, SMOLLM2_GGUF, smollm2_dir
+from ..user_cache import cache_dir
 
 
 def bundled_tokenizer_dir() -> Path:

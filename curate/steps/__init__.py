@@ -1,50 +1,12 @@
-"""The step registry. Importing this package registers every built-in step."""
+"""The steps. A step named `family.name` lives in `steps/<family>/<name>.py`; `base.py` is the
+contract every step follows, `decisions.py` the verdict frames of dataset-scope steps, `common/`
+helpers several families share. Importing this package registers every built-in step."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import ValidationError
-
-from ..errors import ConfigError
 from .base import REGISTRY, Context, Result, Step, StepConfig, register
-from . import (  # noqa: F401,E402  (importing a module registers its steps)
-    compose_chain, compose_sequential, decontaminate, dedup_exact, dedup_near, dedup_semantic, filter_near, heuristics, language,
-    length, mix, normalize, pii, sample, score_fasttext, select_diverse, select_top, tag_chain, tag_cluster,
-    where)
+from . import compose, dedup, filter, normalize, score, select, tag  # noqa: F401,E402  (registration)
+from .registry import build_config, step_class, validate_step_configs
 
 __all__ = ["REGISTRY", "Context", "Result", "Step", "StepConfig", "register", "build_config",
            "validate_step_configs", "step_class"]
-
-
-def step_class(name: str) -> type[Step]:
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown step '{name}'; registered steps: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
-
-
-def build_config(name: str, values: dict[str, Any]) -> StepConfig:
-    return step_class(name).Config.model_validate(values or {})
-
-
-def validate_step_configs(recipe: Any, filename: str, node: Any) -> None:
-    from ..recipe import where as where_in_yaml
-    problems = []
-    for i, use in enumerate(recipe.steps):
-        if use.use not in REGISTRY:
-            problems.append(f"{where_in_yaml(filename, node, ('steps', i, 'use'))}: steps[{i}].use: unknown step "
-                            f"'{use.use}'; registered steps: {', '.join(sorted(REGISTRY))}")
-            continue
-        cls = REGISTRY[use.use]
-        try:
-            cls.Config.model_validate(use.with_ or {})
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = ("steps", i, "with", *err["loc"])
-                msg = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    msg = f"unknown key '{err['loc'][-1]}'; valid keys: {', '.join(cls.Config.model_fields)}"
-                path = f"steps[{i}].with." + ".".join(map(str, err["loc"]))
-                problems.append(f"{where_in_yaml(filename, node, loc)}: {path} ({use.use}): {msg}")
-    if problems:
-        raise ConfigError("invalid recipe:\n  " + "\n  ".join(problems))

@@ -1,20 +1,41 @@
-"""What a step is: a typed config and one method over a batch of records.
+"""What a step is: a typed config and one method, over a batch or over the whole dataset.
 
-Steps never import an engine and never reach into the runner. A step that must see the whole
-dataset first (sampling, global selection) sets `scope = "dataset"` and gets a lazy scan in
-`fit`; every step then sees batches in order through `apply`.
+The contract, for every step:
+
+- `name` (set by `@register`), a pydantic `Config` (unknown keys are errors), a docstring that is
+  its user documentation.
+- `scope = "batch"`: `apply(batch) -> Result`. The result may depend only on the batch's rows and
+  the config, never on which other rows share the batch or in which order batches come: an
+  engine may split the data any way it likes.
+- `scope = "dataset"`: `decide(data) -> Decisions`, given a lazy scan of the whole stage input
+  with the input order column `_order` (a record's position in the stage input). Every verdict
+  is keyed by record (`_order`, `id`); "which copy survives" and "who fills a cap first" are rules
+  over `_order`. The engine, not the step, applies the verdicts to batches
+  (`decisions.apply_verdicts`), so a partitioned engine reproduces the local result exactly.
+- `version`: bump it when the step's output changes for the same input and config (a bug fix, a
+  new default, a changed detail text). It is part of the stage fingerprint, so finished stages
+  computed by the old code are not reused. A refactor that keeps outputs identical keeps it.
+- `files`: the config fields that name files the step reads (a path or glob, a list of them, or
+  a mapping whose values are paths). Their contents enter the stage fingerprint, so editing one
+  in place recomputes the stage. Relative paths resolve against the working directory, then the
+  recipe's folder (`resolve_step_file`), for reading and fingerprinting alike.
+
+Steps never import an engine and never reach into the runner.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Optional
 
-import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-LEDGER_SCHEMA = {"id": pl.Utf8, "reason": pl.Utf8, "detail": pl.Utf8, "origin": pl.Utf8}
+from ..ledger import STEP_ROW_SCHEMA, step_rows
+
+if TYPE_CHECKING:
+    from .decisions import Decisions
 
 
 class StepConfig(BaseModel):
@@ -39,12 +60,14 @@ class HowMany(StepConfig):
 
 @dataclass
 class Context:
-    """What a step may know about the run: the seed, a folder for caches, the stage number."""
+    """What a step may know about the run: the seed, a folder for caches, the stage number, the
+    recipe's folder and batch size (work a dataset-scope step does in blocks uses the same size)."""
 
     seed: int = 0
     stage: int = 0
     cache_dir: str | None = None   # a folder of this run for indexes and other artifacts
     base_dir: str | None = None    # the recipe's folder, for relative paths in step configs
+    batch_size: int = 50_000
 
 
 @dataclass
@@ -56,18 +79,13 @@ class Result:
     rows are in the ledger so that nothing a step attempted disappears without a trace."""
 
     kept: pl.DataFrame
-    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEDGER_SCHEMA))
+    rejected: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STEP_ROW_SCHEMA))
     added: pl.DataFrame | None = None
     declined: pl.DataFrame | None = None
     stats: dict[str, int] = field(default_factory=dict)
 
 
-def rejected_rows(frame: pl.DataFrame, reason: str | pl.Expr, detail: str | pl.Expr) -> pl.DataFrame:
-    """Ledger rows for `frame`: id, reason, detail, origin."""
-    reason = pl.lit(reason) if isinstance(reason, str) else reason
-    detail = pl.lit(detail) if isinstance(detail, str) else detail
-    return frame.select(pl.col("id"), reason.cast(pl.Utf8).alias("reason"),
-                        detail.cast(pl.Utf8).alias("detail"), pl.col("origin"))
+rejected_rows = step_rows   # the name steps use: ledger rows for records they reject
 
 
 def split(batch: pl.DataFrame, keep: pl.Series | pl.Expr, reason: str | pl.Expr,
@@ -87,49 +105,50 @@ def split_by_reason(batch: pl.DataFrame, reason: pl.Expr, detail: pl.Expr) -> Re
 
 
 class Step:
-    """Base class. Subclasses set `name`, `Config`, and implement `apply` (and `fit` if
-    `scope == "dataset"`). The docstring of a subclass is its user documentation."""
+    """Base class. Subclasses set `Config` and implement `apply` (scope "batch") or `decide`
+    (scope "dataset"); see the module docstring for the whole contract."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     scope: ClassVar[str] = "batch"  # or "dataset"
+    files: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type[StepConfig]] = StepConfig
 
     def __init__(self, config: StepConfig, ctx: Context):
         self.config = config
         self.ctx = ctx
 
-    def fit(self, data: pl.LazyFrame) -> None:
-        """Called once with a lazy scan of the whole input when scope == "dataset"."""
-
     def apply(self, batch: pl.DataFrame) -> Result:
         raise NotImplementedError
 
-
-class RowCursor:
-    """For dataset-scope steps that decide per row in `fit`: which rows a batch covers, in the
-    order batches arrive, and whether it is the first batch (where whole-set stats are reported)."""
-
-    def __init__(self):
-        self.offset = 0
-
-    def next(self, n: int) -> tuple[slice, bool]:
-        rows, first = slice(self.offset, self.offset + n), self.offset == 0
-        self.offset += n
-        return rows, first
+    def decide(self, data: pl.LazyFrame) -> "Decisions":
+        raise NotImplementedError
 
 
-def replay_removals(batch: pl.DataFrame, cursor: RowCursor, removed, detail: dict[int, str], reason: str,
-                    stats: dict) -> Result:
-    """The batch's share of what a dataset-scope step decided in `fit`: rows marked in `removed`
-    (a boolean array over the whole input) go to the ledger with `reason` and their `detail`;
-    `stats` are reported with the first batch."""
-    span, first = cursor.next(batch.height)
-    drop = removed[span]
-    mask = pl.Series(~drop)
-    details = pl.Series([detail[r] for r in np.arange(span.start, span.stop)[drop]], dtype=pl.Utf8)
-    return Result(kept=batch.filter(mask), rejected=rejected_rows(batch.filter(~mask), reason, details),
-                  stats=stats if first else {})
+def resolve_step_file(value: str, base_dir: str | None, where: str) -> list[Path]:
+    """The files a path or glob in a step config names: the working directory first, then the
+    recipe's folder (as for recipe inputs). A clear error when nothing matches."""
+    from ..io.files import resolve_files
+    return resolve_files(str(Path(value).expanduser()), base_dir, where)
+
+
+def step_files(cls: type[Step], config: StepConfig, base_dir: str | None, where: str) -> dict[str, list[Path]]:
+    """The files each of `cls.files` names in `config`, resolved as the step resolves them
+    (bundled models, named `bundled:…`, are part of the installed code and are skipped)."""
+    out: dict[str, list[Path]] = {}
+    for name in cls.files:
+        value = getattr(config, name)
+        if value is None:
+            values = []
+        elif isinstance(value, str):
+            values = [value]
+        elif isinstance(value, dict):
+            values = list(value.values())
+        else:
+            values = list(value)
+        out[name] = [f for v in values if not str(v).startswith("bundled:")
+                     for f in resolve_step_file(str(v), base_dir, f"{where}.{name}")]
+    return out
 
 
 REGISTRY: dict[str, type[Step]] = {}

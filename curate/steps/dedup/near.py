@@ -1,0 +1,102 @@
+"""`dedup.near`: MinHash-LSH near-duplicate removal across every input source of the stage."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import numpy as np
+import polars as pl
+from pydantic import Field, model_validator
+
+from ..base import Step, StepConfig, register
+from ..common.minhash import (estimated_jaccard, lsh_params, near_duplicate_components, normalize_for_shingles,
+                      signatures)
+from ..common.text import fields_text, require_fields
+from ..decisions import ORDER, Decisions, verdicts
+
+
+@register("dedup.near")
+class NearDedup(Step):
+    """Find records whose text is nearly the same (Jaccard similarity of shingle sets at or above
+    `threshold`, estimated with MinHash and found with LSH bands), group them into connected
+    components and keep one record per group. The defaults catch copies that differ by a word,
+    case or punctuation in instruction-length text: character 5-grams of the lowercased text
+    without punctuation, 128 permutations, threshold 0.8, bands chosen for the threshold. (A
+    one-word change in an instruction and its answer keeps Jaccard near 0.9; records built from
+    one template with different numbers sit near 0.6 and are kept.)
+    Candidate pairs are verified on their signatures (`verify`). Kept record (`keep`): `first` in
+    input order, `longest_response`, or `highest_score` of `score_column`. The others go to the
+    ledger as `near_duplicate` with the estimated Jaccard and the kept record's id and origin. The
+    step sees all sources of the stage at once, so it also deduplicates across datasets."""
+
+    scope = "dataset"
+
+    class Config(StepConfig):
+        fields: list[str] = Field(["instruction", "context", "response"],
+                                  description="fields compared, joined (any column, `history` or `text`)")
+        unit: Literal["chars", "words"] = Field("chars", description="shingles of characters or of words")
+        shingle_size: int = Field(5, ge=1, le=64, description="units per shingle")
+        threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity at or above which records are duplicates")
+        num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations")
+        bands: Optional[int] = Field(None, ge=1, description="LSH bands (default: chosen for the threshold)")
+        rows: Optional[int] = Field(None, ge=1, description="signature values per band (with `bands`)")
+        verify: bool = Field(True, description="link a candidate pair only if its estimated Jaccard reaches the threshold")
+        lowercase: bool = Field(True, description="compare case-insensitively")
+        ignore_punctuation: bool = Field(True, description="ignore punctuation and symbols")
+        keep: Literal["first", "longest_response", "highest_score"] = Field("first", description="which record of a group is kept")
+        score_column: Optional[str] = Field(None, description="column for keep: highest_score")
+        seed: int = Field(1, description="MinHash seed")
+
+        @model_validator(mode="after")
+        def _bands_rows(self):
+            if (self.bands is None) != (self.rows is None):
+                raise ValueError("give both `bands` and `rows`, or neither")
+            if self.bands is not None and self.bands * self.rows > self.num_perm:
+                raise ValueError(f"bands × rows ({self.bands * self.rows}) exceeds num_perm ({self.num_perm})")
+            if self.keep == "highest_score" and not self.score_column:
+                raise ValueError("keep: highest_score needs score_column")
+            return self
+
+    def decide(self, data: pl.LazyFrame) -> Decisions:
+        cfg = self.config
+        require_fields("dedup.near", cfg.fields + ([cfg.score_column] if cfg.score_column else []),
+                       data.collect_schema().names())
+        text = normalize_for_shingles(fields_text(cfg.fields, separator=" \x1f "), cfg.lowercase,
+                                      cfg.ignore_punctuation)
+        extra = [pl.col("response").str.len_chars().alias("_len")] if cfg.keep == "longest_response" else []
+        if cfg.keep == "highest_score":
+            extra = [pl.col(cfg.score_column).cast(pl.Float64).alias("_score")]
+        frame = data.select(pl.col(ORDER), pl.col("id"), pl.col("origin"), text.alias("_text"), *extra).collect()
+        n = frame.height
+        bands, rows = (cfg.bands, cfg.rows) if cfg.bands else lsh_params(cfg.threshold, cfg.num_perm)
+        stats = {"bands": bands, "rows_per_band": rows}
+        if n < 2:
+            return Decisions(verdicts(frame), stats=stats)
+        sig, has = signatures(frame["_text"], cfg.unit, cfg.shingle_size, cfg.num_perm, cfg.seed)
+        found = near_duplicate_components(sig, has, cfg.threshold, bands, rows, cfg.verify)
+        priority = self._priority(frame)
+        order = np.lexsort((frame[ORDER].to_numpy(), priority, found.component))   # ties: input order
+        comp = found.component[order]
+        first_of_group = np.concatenate([[True], comp[1:] != comp[:-1]])
+        kept_row = order[np.maximum.accumulate(np.where(first_of_group, np.arange(n), 0))]
+        drop = order[~first_of_group]
+        twin = kept_row[~first_of_group]
+        removed = np.zeros(n, dtype=bool)
+        removed[drop] = True
+        jaccard = estimated_jaccard(sig, drop, twin)
+        ids, origins = frame["id"].to_list(), frame["origin"].to_list()
+        detail = {row: f"jaccard ~{j:.2f} to kept {ids[t]} ({origins[t]})"
+                  for row, t, j in zip(drop.tolist(), twin.tolist(), jaccard.tolist())}
+        groups = np.unique(found.component[drop]).size if len(drop) else 0
+        stats.update({"candidate_pairs": found.candidate_pairs, "verified_pairs": found.verified_pairs,
+                      "near_duplicate_groups": int(groups), "near_duplicates": int(len(drop)),
+                      "no_shingles": int((~has).sum())})
+        return Decisions(verdicts(frame, removed, "near_duplicate", detail), stats=stats)
+
+    def _priority(self, frame: pl.DataFrame) -> np.ndarray:
+        """Lower sorts first (kept first); ties go to input order."""
+        if self.config.keep == "longest_response":
+            return -frame["_len"].fill_null(0).to_numpy().astype(np.float64)
+        if self.config.keep == "highest_score":
+            return -frame["_score"].fill_null(float("-inf")).to_numpy().astype(np.float64)
+        return np.zeros(frame.height)

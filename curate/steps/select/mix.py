@@ -1,0 +1,57 @@
+"""`select.mix`: mix groups (sources by default) in given ratios, without upsampling."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import polars as pl
+from pydantic import Field, field_validator
+
+from ..base import Step, StepConfig, register
+from ..common.hash_rank import group_counts, keep_mask, thresholds
+from ..decisions import ORDER, Decisions, verdicts
+
+
+@register("select.mix")
+class Mix(Step):
+    """Keep records so that groups of `by` (default `source`) appear in `ratios` (normalized to sum
+    to 1). `total` sets the mixture size; without it, the largest mixture that needs no group
+    repeated is built. Groups not named in `ratios` are dropped (`not_in_mix`), surplus records go
+    to the ledger as `over_ratio`. Counts per group are in the manifest stats."""
+
+    scope = "dataset"
+
+    class Config(StepConfig):
+        ratios: dict[str, float] = Field(description="group value -> weight, e.g. {alpaca: 0.7, lima: 0.3}")
+        by: str = Field("source", description="column whose values the ratios name")
+        total: Optional[int] = Field(None, ge=1, description="size of the mixture (capped by availability)")
+        seed: Optional[int] = Field(None, description="overrides the recipe seed")
+
+        @field_validator("ratios")
+        @classmethod
+        def _positive(cls, v):
+            if not v or any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+                raise ValueError("ratios need at least one positive weight and no negative ones")
+            return v
+
+    def decide(self, data: pl.LazyFrame) -> Decisions:
+        cfg = self.config
+        counts = group_counts(data, cfg.by)
+        weights = {g: w / sum(cfg.ratios.values()) for g, w in cfg.ratios.items() if w > 0}
+        feasible = min(counts.get(g, 0) / w for g, w in weights.items())
+        total = min(cfg.total, feasible) if cfg.total else feasible
+        want = {g: int(round(total * w)) for g, w in weights.items()}
+        want = {g: min(k, counts.get(g, 0)) for g, k in want.items()}
+        seed = self.ctx.seed if cfg.seed is None else cfg.seed
+        limits = thresholds(data, cfg.by, want, seed)
+        limits = {g: limits.get(g) for g in counts}
+        frame = data.select(ORDER, "id", "origin", cfg.by).collect()
+        mask = keep_mask(frame, cfg.by, limits, seed)
+        named = frame[cfg.by].is_in(list(cfg.ratios)).fill_null(False)
+        keep = (mask & named).to_numpy()
+        reason = pl.Series(np.where(named.to_numpy(), "over_ratio", "not_in_mix"))
+        detail = frame.select(pl.format(f"{cfg.by}={{}}", pl.col(cfg.by))).to_series().to_list()
+        out = verdicts(frame, ~keep, reason, detail)
+        stats = {f"kept_{g}": int((mask & (frame[cfg.by] == g)).sum()) for g in cfg.ratios}
+        return Decisions(out, stats=stats)
