@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from typing import TYPE_CHECKING
 
-from .engines.base import Engine, StageCounts, get_engine
+from .engines import get_engine
+from .engines.base import Engine, StageCounts
 from .engines.parquet_out import ParquetOut, tmp_name
 from .errors import InvariantError
 from .fingerprint import digest, files_fingerprint

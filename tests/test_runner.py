@@ -184,3 +184,32 @@ def test_a_second_run_leaves_a_live_writers_temporary_files_alone(tmp_path):
         assert alive.exists() and not dead.exists()
     finally:
         live.kill()
+
+
+def test_editing_an_eval_file_in_place_recomputes_the_decontamination_stage(tmp_path):
+    """The stage fingerprint holds the contents of every file a step config names, not its path."""
+    question = "At sea level what is the boiling point of water in degrees Celsius today"
+    write_jsonl(tmp_path / "train.jsonl", [{"instruction": question, "output": "100"},
+                                           {"instruction": "Name a prime number bigger than ten please", "output": "11"}])
+    evals = write_jsonl(tmp_path / "evals.jsonl", [{"instruction": "What colour is the sky on a clear day at noon", "output": "blue"}])
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(evals, ns=(hour_ago, hour_ago))                                # old enough for the digest cache
+    steps = [{"use": "filter.decontaminate", "with": {"evals": ["evals.jsonl"], "fields": ["instruction"], "n": 8}}]
+    first = run_recipe(tmp_path, [{"path": "train.jsonl"}], steps)
+    assert first.manifest["rows"]["final"] == 2
+    write_jsonl(evals, [{"instruction": question, "output": "100"}])      # same path, new contents
+    os.utime(evals, ns=(hour_ago, hour_ago))                                # even with the old mtime
+    second = run_recipe(tmp_path, [{"path": "train.jsonl"}], steps)
+    assert second.dir != first.dir
+    assert [s["reused"] for s in second.manifest["stages"]] == [True, False]
+    assert second.manifest["rows"]["final"] == 1
+    assert second.rejected()["reason"].to_list() == ["contaminated"]
+
+
+def test_a_missing_step_file_is_named_by_its_recipe_key_before_anything_runs(tmp_path):
+    data(tmp_path)
+    with pytest.raises(ConfigError, match=r"steps\[1\]\.with\.evals: file does not exist: nope\.jsonl"):
+        Runner(Recipe(name="t", inputs=[{"path": "in.jsonl"}],
+                      steps=[{"use": "dedup.exact"}, {"use": "filter.decontaminate", "with": {"evals": ["nope.jsonl"]}}]),
+               tmp_path / "runs", progress=False)
+    assert not (tmp_path / "runs").exists()

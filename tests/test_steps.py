@@ -8,7 +8,8 @@ import pytest
 
 from curate.errors import ConfigError
 from curate.records import frame_from_rows
-from curate.steps import Context, build_config, step_class
+from curate.engines.local import run_frame
+from curate.steps import Context, Result, build_config, step_class
 from conftest import alpaca, run_recipe, write_jsonl
 
 
@@ -59,24 +60,27 @@ def test_length_filter_max_and_tokens():
     assert "tokens > max 20" in res.rejected["detail"][0]
 
 
+def run_step(name: str, rows: list[dict], batch_size: int = 50_000, **config) -> Result:
+    """A step over `rows` as a run streams them (dataset-scope steps decide once, then batches)."""
+    results = run_frame(make(name, **config), frame(rows), batch_size)
+    return Result(kept=pl.concat([r.kept for r in results]), rejected=pl.concat([r.rejected for r in results]))
+
+
 def test_exact_dedup_normalizes_and_keeps_first_across_batches():
-    step = make("dedup.exact")
-    first = step.apply(frame([{"instruction": "Hello  World", "response": "Hi"}]))
-    second = step.apply(frame([{"instruction": "hello world", "response": "HI"},
-                               {"instruction": "hello world!", "response": "Hi"}]))
+    first, second = run_frame(make("dedup.exact"), frame([
+        {"instruction": "Hello  World", "response": "Hi"}, {"instruction": "hello world", "response": "HI"},
+        {"instruction": "hello world!", "response": "Hi"}]), batch_size=1)[:2]
     assert first.kept.height == 1
-    assert second.kept["instruction"].to_list() == ["hello world!"]
-    assert second.rejected["reason"].to_list() == ["exact_duplicate"]
-    assert first.kept["id"][0] in second.rejected["detail"][0]
-    strict = make("dedup.exact", casefold=False, ignore_punctuation=True)
-    res = strict.apply(frame([{"instruction": "a, b", "response": "x"}, {"instruction": "a b", "response": "x"},
-                              {"instruction": "A b", "response": "x"}]))
+    assert second.kept.height == 0 and second.rejected["reason"].to_list() == ["exact_duplicate"]
+    assert first.kept["id"][0] in second.rejected["detail"][0] and "(f:0)" in second.rejected["detail"][0]
+    res = run_step("dedup.exact", [{"instruction": "a, b", "response": "x"}, {"instruction": "a b", "response": "x"},
+                                   {"instruction": "A b", "response": "x"}], casefold=False, ignore_punctuation=True)
     assert res.kept["instruction"].to_list() == ["a, b", "A b"]
 
 
 def test_exact_dedup_on_chosen_fields_only():
-    res = make("dedup.exact", fields=["instruction"]).apply(
-        frame([{"instruction": "same", "response": "one"}, {"instruction": "same", "response": "two"}]))
+    res = run_step("dedup.exact", [{"instruction": "same", "response": "one"},
+                                   {"instruction": "same", "response": "two"}], fields=["instruction"])
     assert res.kept["response"].to_list() == ["one"]
 
 

@@ -61,12 +61,3 @@ class Engine(ABC):
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
         ...
-
-
-def get_engine(name: str) -> Engine:
-    """The engine called `name` (only `local` exists today)."""
-    from ..errors import ConfigError
-    if name == "local":
-        from .local import LocalEngine
-        return LocalEngine()
-    raise ConfigError(f"unknown engine '{name}'; engines: local")

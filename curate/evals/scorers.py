@@ -91,7 +91,7 @@ def rouge_l_content(pred: str, refs: list[str]) -> float:
     """ROUGE-L after removing Chain-of-Instructions step labels ("Task 1 output and task 2 input:")
     from both sides: the content of a chained answer, not its format. A model that learns only the
     labels gains on `rouge_l` and not here."""
-    from ..compose.chain_format import LABEL
+    from ..steps.compose.chain_format import LABEL
     return rouge_l(LABEL.sub(" ", pred), [LABEL.sub(" ", r) for r in refs])
 
 

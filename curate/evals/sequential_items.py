@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ..compose.bank import BANK, TARGET_FIELD
-from ..compose.phrasing import join_answers, sequential_version
+from ..steps.compose.bank import BANK, TARGET_FIELD
+from ..steps.compose.phrasing import join_answers, sequential_version
 
 # (task, position, target) in order of preference; the first that applies after the item's hash
 # rotation is used. All answers are exact, and none of these tasks draws a random parameter.

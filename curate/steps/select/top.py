@@ -45,12 +45,12 @@ class TopSelect(Step):
         names = data.collect_schema().names()
         if cfg.column not in names:
             raise ConfigError(f"select.top: column '{cfg.column}' does not exist; columns: {', '.join(names)}")
-        dtype = data.collect_schema()[cfg.column]
-        if not (dtype.is_numeric() or dtype == pl.Boolean):
-            raise ConfigError(f"select.top: column '{cfg.column}' holds {dtype}, not numbers; "
-                              "rank by a score_* column")
-        frame = data.select(pl.col(ORDER), pl.col("id"), pl.col(cfg.column).cast(pl.Float64).alias("_s"),
-                            field_text(cfg.char_field).fill_null("").str.len_chars().alias("_c")).collect()
+        try:
+            frame = data.select(pl.col(ORDER), pl.col("id"), pl.col(cfg.column).cast(pl.Float64).alias("_s"),
+                                field_text(cfg.char_field).fill_null("").str.len_chars().alias("_c")).collect()
+        except pl.exceptions.InvalidOperationError:
+            raise ConfigError(f"select.top: column '{cfg.column}' holds values that are not numbers; "
+                              "rank by a score column") from None
         score = frame["_s"].to_numpy().astype(np.float64)
         total = len(score)
         rank_key = np.where(np.isnan(score), np.inf, score if cfg.ascending else -score)
