@@ -23,23 +23,20 @@ import numpy as np
 import polars as pl
 
 from ..errors import InvariantError
-from ..ledger import STEP_ROW_SCHEMA
 from .base import Result, rejected_rows
 
 ORDER = "_order"
-VERDICT_COLUMNS = (ORDER, "id", "reason", "detail")
 
 
 @dataclass
 class Decisions:
+    """A dataset-scope step's answer: verdicts for every input record, records it added and attempts
+    it declined (both with their parent's `_order`), and stats for the manifest."""
+
     verdicts: pl.DataFrame
     added: pl.DataFrame | None = None
     declined: pl.DataFrame | None = None
     stats: dict = field(default_factory=dict)
-
-    @property
-    def tag_columns(self) -> list[str]:
-        return [c for c in self.verdicts.columns if c not in VERDICT_COLUMNS]
 
 
 def verdicts(frame: pl.DataFrame, drop: np.ndarray | None = None, reason: str | pl.Series | None = None,
@@ -47,8 +44,7 @@ def verdicts(frame: pl.DataFrame, drop: np.ndarray | None = None, reason: str | 
              columns: dict[str, pl.Series] | None = None) -> pl.DataFrame:
     """Verdicts for the rows of `frame` (which holds `_order` and `id`, in input order): rows
     marked in `drop` get `reason` (one for all, or one per row) and their detail (a dict from row
-    position, or one per row);
-    `columns` are added to every row."""
+    position, or one per row); `columns` are added to every row."""
     n = frame.height
     if drop is None:
         drop = np.zeros(n, dtype=bool)
@@ -76,10 +72,6 @@ def with_parent_order(rows: list[dict], schema: dict) -> pl.DataFrame | None:
     if not rows:
         return None
     return pl.DataFrame(rows, schema={**schema, ORDER: pl.UInt64})
-
-
-def declined_schema() -> dict:
-    return dict(STEP_ROW_SCHEMA)
 
 
 def apply_verdicts(batch: pl.DataFrame, part: pl.DataFrame, stats: dict) -> Result:

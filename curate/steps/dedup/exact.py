@@ -31,16 +31,16 @@ class ExactDedup(Step):
         key = key_text(cfg.fields, cfg.casefold, cfg.ignore_punctuation)
         # Two independently seeded 64-bit hashes: a 128-bit key, computed in parallel by polars.
         # The hash values never leave this process, so they need not be stable across versions.
-        # Streaming: the texts pass through in chunks; only the keys, ids and origins are held.
-        keys = data.select(pl.col(ORDER).cast(pl.UInt64), "id", "origin",
-                           key.hash(seed=0x5EED).alias("_a"), key.hash(seed=0xC0FFEE).alias("_b")
-                           ).collect(engine="streaming")
-        first = keys.with_columns(pl.col(ORDER).min().over("_a", "_b").alias("_first"))
-        survivors = first.filter(pl.col(ORDER) == pl.col("_first")).select(
-            pl.col(ORDER).alias("_first"), pl.col("id").alias("_kid"), pl.col("origin").alias("_korigin"))
-        marked = first.join(survivors, on="_first", how="left", maintain_order="left")
+        # Streaming: the texts pass through in chunks; only 24 bytes per record and the ids stay.
+        keys = data.select(pl.col(ORDER).cast(pl.UInt64), "id", key.hash(seed=0x5EED).alias("_a"),
+                           key.hash(seed=0xC0FFEE).alias("_b")).collect(engine="streaming")
+        first = keys.select(ORDER, "id", pl.col(ORDER).min().over("_a", "_b").alias("_first"))
         copy = pl.col(ORDER) != pl.col("_first")
-        verdicts = marked.select(
+        kept_of_copies = first.filter(copy)["_first"].unique().implode()
+        twins = (data.filter(pl.col(ORDER).cast(pl.UInt64).is_in(kept_of_copies))
+                 .select(pl.col(ORDER).cast(pl.UInt64).alias("_first"), pl.col("id").alias("_kid"),
+                         pl.col("origin").alias("_korigin")).collect())
+        verdicts = first.join(twins, on="_first", how="left", maintain_order="left").select(
             ORDER, "id",
             pl.when(copy).then(pl.lit("exact_duplicate")).alias("reason"),
             pl.when(copy).then(pl.format("duplicate of {} ({})", "_kid", "_korigin")).alias("detail"))
