@@ -21,12 +21,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import polars as pl
 import pyarrow.parquet as pq
-
-from typing import TYPE_CHECKING
 
 from .engines import get_engine
 from .engines.base import Engine, StageCounts

@@ -30,9 +30,20 @@ class BadRow:
     detail: str
 
 
+def search_roots(base_dir: str | None) -> list[Path]:
+    """Where a relative path a recipe names is looked for: the working directory, then the recipe's folder."""
+    return [Path.cwd()] + ([Path(base_dir)] if base_dir else [])
+
+
+def find_file(path: str | Path, base_dir: str | None) -> Path | None:
+    """The one file a (non-glob) path names, by the same rule as `resolve_files`; None when absent."""
+    path = Path(path).expanduser()
+    return next((root / path for root in search_roots(base_dir) if (root / path).is_file()), None)
+
+
 def resolve_files(pattern: str, base_dir: str | None, where: str) -> list[Path]:
     """Expand a path or glob relative to the working directory, then to the recipe's folder."""
-    for root in [Path.cwd()] + ([Path(base_dir)] if base_dir else []):
+    for root in search_roots(base_dir):
         full = pattern if Path(pattern).is_absolute() else str(root / pattern)
         matches = sorted(Path(p) for p in glob.glob(full, recursive=True) if Path(p).is_file())
         if matches:

@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
+from ..io.files import find_file
 from .bundled import LID176, lid176_path
 
 
 def resolve_path(model: str, base_dir: str | None = None) -> Path:
     if model == LID176:
         return lid176_path()
-    path = Path(model).expanduser()
-    for root in [Path.cwd()] + ([Path(base_dir)] if base_dir else []):   # as every file a recipe names
-        if (root / path).is_file():
-            return root / path
-    raise ConfigError(f"fastText model file does not exist: {model}")
+    path = find_file(model, base_dir)          # as every file a recipe names
+    if path is None:
+        raise ConfigError(f"fastText model file does not exist: {model}")
+    return path
 
 
 @lru_cache(maxsize=8)

@@ -129,13 +129,13 @@ def resolve_step_file(value: str, base_dir: str | None, where: str) -> list[Path
     """The files a path or glob in a step config names: the working directory first, then the
     recipe's folder (as for recipe inputs). A clear error when nothing matches."""
     from ..errors import ConfigError
-    from ..io.files import resolve_files
+    from ..io.files import resolve_files, search_roots
     try:
         return resolve_files(str(Path(value).expanduser()), base_dir, where)
     except ConfigError:
         if any(c in value for c in "*?["):
             raise
-        looked = str(Path.cwd()) + (f" and {base_dir}" if base_dir else "")
+        looked = " and ".join(map(str, search_roots(base_dir)))
         raise ConfigError(f"{where}: file does not exist: {value} (looked in {looked})") from None
 
 

@@ -2,7 +2,7 @@
 
 Predictive data selection needs a cheap scorer of "data like the data that helps": label records
 (good / other, a task, a source), train here, score any dataset with `score.fasttext`, keep the
-best with `select.top`. Training and scoring see the same text (`score_fasttext.classifier_text`).
+best with `select.top`. Training and scoring see the same text (`steps/score/fasttext.py`, `classifier_text`).
 """
 
 from __future__ import annotations

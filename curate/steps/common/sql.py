@@ -14,6 +14,7 @@ batch. Two walls, each enough on its own for the known attacks:
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 from ...errors import ConfigError
 
@@ -30,10 +31,20 @@ def sandbox_connection():
     return con
 
 
-def check_expression(con, expr: str, step: str) -> str:
-    """The query that evaluates `expr` over `batch`, after checking it is one expression."""
-    query = f"SELECT ({expr}) AS keep FROM batch"
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0][0])
+def expression_query(expr: str) -> str:
+    """The query that evaluates `expr` over `batch` (run it only once `check_expression` passed)."""
+    return f"SELECT ({expr}) AS keep FROM batch"
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    """One sandboxed connection for parsing: checking an expression runs nothing of it."""
+    return sandbox_connection()
+
+
+def check_expression(expr: str, step: str) -> None:
+    """A clear error unless `expr` parses as exactly one expression in `expression_query`."""
+    tree = json.loads(_parser().execute("SELECT json_serialize_sql(?)", [expression_query(expr)]).fetchall()[0][0])
     if tree.get("error"):
         raise ConfigError(f"{step}: expr {expr!r} is not valid SQL: {tree.get('error_message')}")
     problem = None
@@ -53,4 +64,3 @@ def check_expression(con, expr: str, step: str) -> str:
     if problem:
         raise ConfigError(f"{step}: expr must be one SQL expression over the record's columns, but {problem}: "
                           f"{expr!r}")
-    return query

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...io.files import find_file
 from ...records import to_messages
 from .phrasing import already_sequential
 from .text_kind import sentences
@@ -36,8 +37,7 @@ def load_prompts(overrides: dict[str, str], base_dir: str | None) -> dict[str, s
     for name, default in DEFAULT_PROMPTS.items():
         path = Path(overrides.get(name, default))
         if name in overrides:               # the working directory, then the recipe's folder
-            path = next((root / path for root in [Path.cwd()] + ([Path(base_dir)] if base_dir else [])
-                         if (root / path).is_file()), path)
+            path = find_file(path, base_dir) or path
         if not path.is_file():
             raise ConfigError(f"prompt file for '{name}' does not exist: {path}")
         prompts[name] = path.read_text()

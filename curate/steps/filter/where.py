@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 
 from ...errors import ConfigError
 from ..base import Result, Step, StepConfig, register, split
-from ..common.sql import check_expression, sandbox_connection
+from ..common.sql import check_expression, expression_query, sandbox_connection
 
 
 @register("filter.where")
@@ -26,15 +26,15 @@ class WhereFilter(Step):
         @classmethod
         def _one_expression(cls, v):
             try:
-                check_expression(sandbox_connection(), v, "filter.where")
+                check_expression(v, "filter.where")
             except ConfigError as exc:           # reported with the recipe's file and line
                 raise ValueError(str(exc)) from None
             return v
 
     def __init__(self, config, ctx):
         super().__init__(config, ctx)
-        self.con = sandbox_connection()
-        self.query = check_expression(self.con, config.expr, "filter.where")
+        self.con = sandbox_connection()          # the config validator has checked the expression
+        self.query = expression_query(config.expr)
 
     def apply(self, batch: pl.DataFrame) -> Result:
         import duckdb
