@@ -71,7 +71,7 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
     """Run DuckDB SQL (read-only) over a run's views: stage_NN_<step>, final, rejected, lineage."""
     try:
         import duckdb
-        from .io.catalog import connect, views
+        from .io.catalog import connect, queries, views
         from .explore.output import print_frame
         con = connect(run_dir)
         if query is None:
@@ -79,11 +79,14 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
             shell(con, views(con))
             return
         try:
-            frame = con.sql(query).pl()
+            for i, relation in enumerate(queries(con, query)):
+                if relation is not None:
+                    if i:
+                        typer.echo("")
+                    print_frame(relation.pl(), format)
         except duckdb.Error as exc:
             typer.echo(f"error: {str(exc).splitlines()[0]}\nviews: {', '.join(views(con))}", err=True)
             raise typer.Exit(2)
-        print_frame(frame, format)
     except CurateError as exc:
         _fail(exc)
 
@@ -93,12 +96,15 @@ def export(run_dir: Path = typer.Argument(..., metavar="RUN"),
            to: Path = typer.Option(..., "--to", help="folder to write the Hub layout into"),
            format: str = typer.Option("parquet", "--format", help="parquet | alpaca | messages | sharegpt"),
            hub: Optional[str] = typer.Option(None, "--hub", help="also push to this Hub dataset repo"),
-           split: str = typer.Option("train", "--split"),
-           license: Optional[str] = typer.Option(None, "--license", help="license for the dataset card")):
-    """Write the final dataset as Hub-ready shards plus a dataset card."""
+           split: str = typer.Option("train", "--split", help="split name; other splits in --to are kept"),
+           license: Optional[str] = typer.Option(None, "--license", help="license for the dataset card"),
+           force: bool = typer.Option(False, "--force", help="export into a folder curate did not create, "
+                                                             "replacing its README.md")):
+    """Write the final dataset as Hub-ready shards plus a dataset card (atomically: a failed export
+    leaves the previous one intact)."""
     try:
         from .io.export import export as do_export
-        typer.echo(str(do_export(run_dir, to, format, split, hub, license)))
+        typer.echo(str(do_export(run_dir, to, format, split, hub, license, force=force)))
     except CurateError as exc:
         _fail(exc)
 
@@ -269,6 +275,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:               # a full disk or an unwritable folder in any command
+        from .errors import write_error
+        typer.echo(f"error: {write_error(exc, 'a file')}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

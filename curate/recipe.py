@@ -35,7 +35,7 @@ class Recipe(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63, description="seed for every random choice (a 63-bit integer)")
     inputs: list[InputSpec] = Field(min_length=1)
     steps: list[StepUse] = Field(default_factory=list)
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -49,7 +49,15 @@ class Recipe(BaseModel):
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"recipe file not found: {path}")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            data = path.read_bytes()
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise ConfigError(f"{path}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the recipe "
+                              "as UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read the recipe {path}: {exc.strerror}") from None
         return cls.from_yaml(text, str(path), overrides, base_dir=str(path.resolve().parent))
 
     @classmethod
@@ -134,7 +142,12 @@ def apply_override(data: dict, item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
     key, raw = item.split("=", 1)
-    value = yaml.safe_load(raw) if raw else ""
+    try:
+        value = yaml.safe_load(raw) if raw else ""
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"--set {item!r}: the value is not valid YAML ({problem}); quote it to pass text, "
+                          f"e.g. --set '{key}=\"{raw}\"'") from None
     parts = key.split(".")
     target: Any = data
     for i, part in enumerate(parts):

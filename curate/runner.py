@@ -30,9 +30,10 @@ import pyarrow.parquet as pq
 from .engines import get_engine
 from .engines.base import Engine, StageCounts
 from .engines.parquet_out import ParquetOut, tmp_name
-from .errors import InvariantError
+from .errors import ConfigError, InvariantError, write_error
 from .fingerprint import digest, files_fingerprint
 from .io.files import resolve_files
+from .io.lock import run_lock
 from .io.sources import InputReader
 from .ledger import LEDGER_SCHEMA, ledger_rows, step_rows_from_dicts
 from .progress import Progress
@@ -199,29 +200,37 @@ class Runner:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> Path:
-        started = time.time()
-        (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
-        for stale in self.run_dir.rglob("*.tmp-*"):
-            if _writer_alive(stale):                # another process is writing this run right now
-                continue
-            stale.unlink() if stale.is_file() else shutil.rmtree(stale, ignore_errors=True)
-        if self.fresh:
-            for old in (self.run_dir / "stages").glob("*"):
-                old.unlink()
-        infos = []
-        prev = None
-        with self.progress:
-            for stage in self.stages:
-                info = self._reusable(stage)
-                if info is not None:
-                    info["reused"] = True
-                    self.progress.note(f"{stage.stem}: reused ({info['kept'] + info['added']} records)")
-                else:
-                    info = self._run_stage(stage, prev)
-                    info["reused"] = False
-                infos.append(info)
-                prev = stage_paths(self.run_dir, stage.stem)[0]
-        self._finish(infos, started)
+        try:
+            (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, self.run_dir, ConfigError) from None
+        try:
+            return self._run_locked()
+        except OSError as exc:                         # a full disk, a folder made read-only mid-run
+            raise write_error(exc, self.run_dir) from None
+
+    def _run_locked(self) -> Path:
+        with run_lock(self.run_dir, self.progress.note):   # a second run of this recipe waits here
+            started = time.time()
+            for stale in self.run_dir.rglob("*.tmp-*"):       # left by a killed run (we hold the lock)
+                stale.unlink() if stale.is_file() else shutil.rmtree(stale, ignore_errors=True)
+            if self.fresh:
+                for old in (self.run_dir / "stages").glob("*"):
+                    old.unlink()
+            infos = []
+            prev = None
+            with self.progress:
+                for stage in self.stages:
+                    info = self._reusable(stage)
+                    if info is not None:
+                        info["reused"] = True
+                        self.progress.note(f"{stage.stem}: reused ({info['kept'] + info['added']} records)")
+                    else:
+                        info = self._run_stage(stage, prev)
+                        info["reused"] = False
+                    infos.append(info)
+                    prev = stage_paths(self.run_dir, stage.stem)[0]
+            self._finish(infos, started)
         return self.run_dir
 
     def _finish(self, infos: list[dict], started: float) -> None:
@@ -274,22 +283,11 @@ def check_accounting(run_dir: Path, stages: list[Stage], infos: list[dict]) -> N
         raise InvariantError("row accounting failed:\n  " + "\n  ".join(problems))
 
 
-def _writer_alive(tmp: Path) -> bool:
-    """Whether the process named in a temporary file's `.tmp-<pid>` suffix is still running, so
-    that a second run of the same recipe does not delete the first one's files mid-write."""
-    pid = tmp.name.rsplit(".tmp-", 1)[-1]
-    if not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _link_or_copy(src: Path, dst: Path) -> None:
+    """`dst` becomes `src`'s content, atomically. (When both already name the same file, rename(2)
+    does nothing and would leave the temporary link behind: nothing to do then.)"""
+    if dst.exists() and os.path.samefile(src, dst):
+        return
     tmp = tmp_name(dst)
     try:
         os.link(src, tmp)
@@ -315,8 +313,8 @@ class RunResult:
         return pl.read_parquet(self.dir / "rejected.parquet")
 
     def sql(self, query: str) -> pl.DataFrame:
-        from .io.catalog import connect
-        return connect(self.dir).sql(query).pl()
+        from .io.catalog import connect, queries
+        return queries(connect(self.dir), query)[-1].pl()
 
     def __repr__(self) -> str:
         return f"RunResult({str(self.dir)!r})"

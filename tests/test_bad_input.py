@@ -32,7 +32,8 @@ def test_malformed_line_stops_with_file_and_line(tmp_path):
 
 def test_quarantine_puts_each_bad_row_in_the_ledger(tmp_path):
     bad_lines(tmp_path)
-    res = run_recipe(tmp_path, [{"path": "bad.jsonl", "format": "alpaca", "on_error": "quarantine"}])
+    res = run_recipe(tmp_path, [{"path": "bad.jsonl", "format": "alpaca", "on_error": "quarantine",
+                                 "max_bad_share": 0.7}])      # 4 of 6 rows are bad
     assert res.final().height == 2
     ledger = {r["origin"]: r for r in res.rejected().to_dicts()}
     assert ledger["bad.jsonl:2"]["reason"] == "parse_error"
@@ -42,6 +43,31 @@ def test_quarantine_puts_each_bad_row_in_the_ledger(tmp_path):
     read = res.manifest["stages"][0]
     assert read["in"] == 6 and read["kept"] == 2 and read["rejected"] == 4
     assert res.manifest["inputs"][0]["quarantined"] == 4
+
+
+def test_quarantine_stops_on_a_file_that_is_mostly_bad(tmp_path):
+    bad_lines(tmp_path)                                # 4 of 6 rows bad: more than the default 50%
+    with pytest.raises(DataError, match=r"bad.jsonl: 4 of 6 rows are bad .*max_bad_share: 0.5.*bad.jsonl:2"):
+        run_recipe(tmp_path, [{"path": "bad.jsonl", "format": "alpaca", "on_error": "quarantine"}])
+
+
+def test_quarantine_of_a_binary_file_is_an_error_not_an_empty_dataset(tmp_path):
+    (tmp_path / "blob.jsonl").write_bytes(bytes(range(256)) * 64 + b"\n\x00\xff\xfe\n" * 50)
+    with pytest.raises(DataError, match="blob.jsonl: .* rows are bad .*wrong file"):
+        run_recipe(tmp_path, [{"path": "blob.jsonl", "on_error": "quarantine"}])
+
+
+@pytest.mark.parametrize("sep,ext", [(",", "csv"), ("\t", "tsv")])
+def test_csv_row_with_an_extra_column_is_quarantined_with_its_line(tmp_path, sep, ext):
+    rows = [["prompt", "answer"]] + [[f"q{i}", f"a{i}"] for i in range(6)]
+    rows[3] = ["q2", "a2", "stray"]                   # line 4 of the file
+    (tmp_path / f"qa.{ext}").write_text("\n".join(sep.join(r) for r in rows) + "\n")
+    spec = {"path": f"qa.{ext}", "fields": {"instruction": "prompt", "response": "answer"}}
+    with pytest.raises(DataError, match=f"qa.{ext}:4: 3 fields where the header has 2"):
+        run_recipe(tmp_path, [spec])
+    res = run_recipe(tmp_path, [{**spec, "on_error": "quarantine"}])
+    assert res.final()["instruction"].to_list() == ["q0", "q1", "q3", "q4", "q5"]
+    assert res.rejected().select("origin", "reason").rows() == [(f"qa.{ext}:4", "parse_error")]
 
 
 @pytest.mark.parametrize("raw,field,kind", [

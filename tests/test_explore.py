@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import datasets
@@ -69,10 +70,10 @@ def test_export_hub_layout_loads_back_identically(finished, cli, tmp_path):
     res = cli("export", finished.dir, "--to", tmp_path / "ds", "--license", "apache-2.0")
     assert res.exit_code == 0, res.output
     shards = sorted(p.name for p in (tmp_path / "ds" / "data").iterdir())
-    assert shards == ["train-00000-of-00001.parquet"]
+    assert len(shards) == 1 and re.fullmatch(r"train-[0-9a-f]{8}-00000-of-00001\.parquet", shards[0])
     card = (tmp_path / "ds" / "README.md").read_text()
     header = card.split("---")[1]
-    for text in ["license: apache-2.0", "task_categories", "n<1K", "configs", "data/train-*"]:
+    for text in ["license: apache-2.0", "task_categories", "n<1K", "configs", f"data/{shards[0][:14]}-*"]:
         assert text in header
     for text in ["filter.where", "where_false (13)", "in.jsonl", "Versions:", "name: t"]:
         assert text in card
@@ -89,7 +90,8 @@ def test_export_shards_and_jsonl_formats(finished, tmp_path):
     assert loaded.equals(finished.final())
     for fmt, key in [("alpaca", "instruction"), ("messages", "messages"), ("sharegpt", "conversations")]:
         export(finished.dir, tmp_path / fmt, fmt=fmt)
-        lines = (tmp_path / fmt / "data" / "train-00000-of-00001.jsonl").read_text().splitlines()
+        (shard,) = (tmp_path / fmt / "data").glob("train-*-00000-of-00001.jsonl")
+        lines = shard.read_text().splitlines()
         assert len(lines) == 27 and key in json.loads(lines[0])
         assert datasets.load_dataset(str(tmp_path / fmt), split="train").num_rows == 27
 
@@ -139,5 +141,5 @@ def test_export_of_an_empty_dataset_and_uneven_shards(tmp_path):
     export(nine.dir, tmp_path / "nine", shard_mb=size / 2**20 / 3.5)  # asks for 4 shards of 9 rows
     shards = sorted(p.name for p in (tmp_path / "nine" / "data").iterdir())
     n = len(shards)
-    assert shards == [f"train-{k:05d}-of-{n:05d}.parquet" for k in range(n)]
+    assert shards == [f"{shards[0][:14]}-{k:05d}-of-{n:05d}.parquet" for k in range(n)]
     assert datasets.load_dataset(str(tmp_path / "nine"), split="train").to_polars().equals(nine.final())

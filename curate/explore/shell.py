@@ -5,6 +5,8 @@ from __future__ import annotations
 
 def shell(con, view_names: list[str]) -> None:
     import duckdb
+    from ..errors import ConfigError
+    from ..io.catalog import queries
     from .output import print_frame
     try:
         import readline  # noqa: F401  (line editing and history)
@@ -28,7 +30,11 @@ def shell(con, view_names: list[str]) -> None:
         if not stripped.endswith(";"):
             continue
         try:
-            print_frame(con.sql(buffer).pl())
+            for relation in queries(con, buffer):
+                if relation is not None:
+                    print_frame(relation.pl())
+        except ConfigError as exc:
+            print(f"error: {exc}")
         except duckdb.Error as exc:
             print(f"error: {str(exc).splitlines()[0]}")
         buffer = ""

@@ -40,11 +40,13 @@ ROW_WRITERS: dict[str, Callable[[dict], dict]] = {
 WRITERS = ["parquet", *ROW_WRITERS]
 
 
-def write_jsonl(rows: Iterable[dict], path: Path, fmt: str) -> int:
+def write_jsonl(rows: Iterable[dict], path: Path, fmt: str) -> list[str]:
+    """Write `rows` converted to `fmt`, one JSON object a line; the keys written, in first-seen order."""
     convert = ROW_WRITERS[fmt]
-    n = 0
+    keys: dict[str, None] = {}
     with open(path, "wb") as fh:
         for r in rows:
-            fh.write(orjson.dumps(convert(r)) + b"\n")
-            n += 1
-    return n
+            out = convert(r)
+            keys.update(dict.fromkeys(out))
+            fh.write(orjson.dumps(out) + b"\n")
+    return list(keys)

@@ -23,7 +23,15 @@ def build_catalog(run_dir: Path, stems: list[str]) -> Path:
     path = run_dir / "catalog.duckdb"
     tmp = run_dir / f"catalog.duckdb.tmp-{os.getpid()}"
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
+    try:
+        _write_views(duckdb.connect(str(tmp)), run_dir, stems)
+    except duckdb.IOException as exc:          # e.g. a full disk: reported like any failed write
+        raise OSError(None, str(exc).splitlines()[0], str(tmp)) from None
+    os.replace(tmp, path)
+    return path
+
+
+def _write_views(con, run_dir: Path, stems: list[str]) -> None:
     con.execute(f"SET file_search_path = '{_quote(run_dir.resolve())}'")
     for stem in stems:
         con.execute(f"CREATE VIEW {view_name(stem)} AS SELECT * FROM read_parquet('stages/{stem}.parquet')")
@@ -35,8 +43,6 @@ def build_catalog(run_dir: Path, stems: list[str]) -> Path:
     con.execute("CREATE VIEW lineage AS SELECT id, parent_id, min(stage) AS stage, arg_min(step, stage) AS step "
                 f"FROM ({' UNION ALL '.join(parts)}) GROUP BY id, parent_id")
     con.close()
-    os.replace(tmp, path)
-    return path
 
 
 def _quote(path: Path) -> str:
@@ -44,22 +50,31 @@ def _quote(path: Path) -> str:
 
 
 def connect(run_dir: str | Path):
-    """A read-only connection to the run's catalog."""
+    """A read-only connection to the run's catalog, its settings locked (see `read_only_sql`)."""
     import duckdb
     from ..errors import ConfigError
+    from .read_only_sql import LOCKED, lock_settings
     run_dir = Path(run_dir)
     path = run_dir / "catalog.duckdb"
     if not path.is_file():
         tables = sorted(run_dir.glob("*.parquet"))
         if not tables:
             raise ConfigError(f"{run_dir} is not a finished curate run (no catalog.duckdb) and holds no Parquet files")
-        con = duckdb.connect()          # an eval folder or any folder of Parquet: one view per file
+        con = duckdb.connect(config=LOCKED)   # an eval folder or any folder of Parquet: one view per file
         for table in tables:
             con.execute(f"CREATE VIEW {VIEW_NAME.sub('_', table.stem)} AS SELECT * FROM read_parquet('{_quote(table.resolve())}')")
-        return con
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute(f"SET file_search_path = '{_quote(run_dir.resolve())}'")
+    else:
+        con = duckdb.connect(str(path), read_only=True, config=LOCKED)
+        con.execute(f"SET file_search_path = '{_quote(run_dir.resolve())}'")
+    lock_settings(con)
     return con
+
+
+def queries(con, sql: str) -> list:
+    """The result relations of `sql`'s statements, once every statement is checked to only read
+    (else a ConfigError and nothing runs)."""
+    from .read_only_sql import read_statements
+    return [con.sql(statement) for statement in read_statements(sql)]
 
 
 def views(con) -> list[str]:

@@ -42,7 +42,7 @@ def line_chunks(path: Path, size: int = CHUNK_BYTES) -> Iterator[tuple[int, byte
             yield line, chunk
             line += chunk.count(b"\n")
     if rest:
-        yield line, rest + b"\n"
+        yield line, rest          # the last line has no newline (and may be cut off: the reader says so)
 
 
 def fast_frame(chunk: bytes, first_line: int, name: str, mapping: Mapping, source: str, task: str | None,
@@ -63,7 +63,7 @@ def fast_frame(chunk: bytes, first_line: int, name: str, mapping: Mapping, sourc
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     raw = pl.from_arrow(table)
-    if raw.height != chunk.count(b"\n"):
+    if raw.height != chunk.count(b"\n") + (not chunk.endswith(b"\n")):
         return None  # blank lines: line numbers would not line up
     if any(raw[keys[r]].null_count() for r in ("instruction", "response") if r in keys):
         return None  # a missing required field: the per-line reader names it

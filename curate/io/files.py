@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -91,6 +92,10 @@ def iter_jsonl_lines(lines, name: str, first_line: int) -> Iterator[tuple[object
             except UnicodeDecodeError as uexc:
                 yield BadRow(f"{name}:{lineno}", "encoding_error", _utf8_error(line, uexc, name, lineno))
                 continue
+            if not line.endswith(b"\n"):         # the last line of the file, with no newline
+                yield BadRow(f"{name}:{lineno}", "parse_error", f"{name}:{lineno}: the file ends in the middle of a "
+                             "record (its last line is cut off: was it still being written, or copied incompletely?)")
+                continue
             yield BadRow(f"{name}:{lineno}", "parse_error",
                          f"{name}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})")
 
@@ -116,6 +121,9 @@ def iter_json(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
             yield from iter_jsonl(path, name)
             return
         _decode(data, name)
+        if exc.pos >= len(data.rstrip()):
+            raise DataError(f"{name}:{exc.lineno}: the file ends in the middle of a record (cut off: was it still "
+                            "being written, or copied incompletely?)") from None
         raise DataError(f"{name}:{exc.lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
     if isinstance(doc, list):
         for i, obj in enumerate(doc):
@@ -134,20 +142,47 @@ def iter_json(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
 
 
 def iter_csv(path: Path, name: str, sep: str, header: bool) -> Iterator[tuple[object, str] | BadRow]:
-    import polars as pl
-    text = _decode(path.read_bytes(), name)
-    if not text.strip():
+    """Rows of a CSV (quoted fields, RFC 4180) or TSV (no quoting) file, each with the line it starts
+    on. A row with more or fewer fields than the header, or with bytes that are not UTF-8, is a
+    BadRow for that line alone, so `on_error: quarantine` keeps the rest of the file."""
+    import csv
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        rows = csv.reader(fh, delimiter=sep, quoting=csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE,
+                          strict=False)
+        columns: list[str] | None = None
+        line = 1
+        try:
+            for row in rows:
+                start, line = line, rows.line_num + 1
+                if not row or row == [""]:
+                    continue
+                loc = f"{name}:{start}"
+                bad_text = next((v for v in row if _has_surrogates(v)), None)
+                if bad_text is not None:
+                    byte = ord(next(c for c in bad_text if _has_surrogates(c))) - 0xDC00
+                    yield BadRow(loc, "encoding_error", f"{loc}: not valid UTF-8 (byte 0x{byte:02x})")
+                    continue
+                if columns is None:
+                    columns = row if header else [str(i) for i in range(len(row))]
+                    if header:
+                        continue
+                if len(row) != len(columns):
+                    yield BadRow(loc, "parse_error", f"{loc}: {len(row)} fields where the "
+                                 f"{'header' if header else 'first row'} has {len(columns)}"
+                                 + (" (an unquoted separator inside a field?)" if len(row) > len(columns) else ""))
+                    continue
+                yield {c: (v if v != "" else None) for c, v in zip(columns, row)}, loc
+        except csv.Error as exc:
+            raise DataError(f"{name}:{line}: cannot parse as {'CSV' if sep == ',' else 'TSV'}: {exc}") from None
+    if columns is None:
         raise DataError(f"{name}: file is empty")
-    try:
-        frame = pl.read_csv(io.StringIO(text), separator=sep, has_header=header, infer_schema=False,
-                            quote_char='"' if sep == "," else None)
-    except pl.exceptions.PolarsError as exc:
-        raise DataError(f"{name}: cannot parse as {'CSV' if sep == ',' else 'TSV'}: {str(exc).splitlines()[0]}") from None
-    if not header:
-        frame.columns = [str(i) for i in range(frame.width)]
-    offset = 2 if header else 1
-    for i, row in enumerate(frame.iter_rows(named=True)):
-        yield row, f"{name}:{i + offset}"
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")   # what `surrogateescape` makes of bytes that are not UTF-8
+
+
+def _has_surrogates(text: str) -> bool:
+    return _ESCAPED_BYTE.search(text) is not None
 
 
 def iter_parquet(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:

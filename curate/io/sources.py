@@ -158,20 +158,41 @@ class InputReader:
             self.stats.files.append(display(path))
             plan = self._fast_plan(path)
             if plan is None:
-                yield from self._sampled(self._records(self._file_objects(path)))
-                continue
-            name, mapping = plan
-            source = _label(self.spec.source, path.stem, None)
-            task = _label(self.spec.task, path.stem, None)
-            for first_line, chunk in line_chunks(path):
-                frame = fast_frame(chunk, first_line, name, mapping, source or path.stem, task,
-                                   source_from_data=source is None)
-                if frame is not None:
-                    yield frame
-                else:
-                    lines = iter_jsonl_lines(chunk.splitlines(keepends=True), name, first_line)
-                    yield from self._records((o if isinstance(o, BadRow) else (o[0], o[1], path.stem, str(path), name))
-                                             for o in lines)
+                yield from self._sampled(self._share_checked(display(path), self._records(self._file_objects(path))))
+            else:
+                yield from self._share_checked(plan[0], self._fast_units(path, *plan))
+
+    def _fast_units(self, path: Path, name: str, mapping) -> Iterator[pl.DataFrame | dict | BadRow]:
+        source = _label(self.spec.source, path.stem, None)
+        task = _label(self.spec.task, path.stem, None)
+        for first_line, chunk in line_chunks(path):
+            frame = fast_frame(chunk, first_line, name, mapping, source or path.stem, task,
+                               source_from_data=source is None)
+            if frame is not None:
+                yield frame
+            else:
+                lines = iter_jsonl_lines(chunk.splitlines(keepends=True), name, first_line)
+                yield from self._records((o if isinstance(o, BadRow) else (o[0], o[1], path.stem, str(path), name))
+                                         for o in lines)
+
+    def _share_checked(self, name: str, units) -> Iterator[pl.DataFrame | dict | BadRow]:
+        """Pass one file's units on; under quarantine, stop once the file is read if more than
+        `max_bad_share` of its rows were bad: that is a wrong file (binary, another format), and
+        quarantining it row by row would end in an empty dataset with exit 0."""
+        good = bad = 0
+        first_bad = None
+        for unit in units:
+            if isinstance(unit, BadRow):
+                bad += 1
+                first_bad = first_bad or unit
+            else:
+                good += unit.height if isinstance(unit, pl.DataFrame) else 1
+            yield unit
+        share = self.spec.max_bad_share
+        if bad and bad > share * (good + bad):
+            raise DataError(f"{name}: {bad:,} of {good + bad:,} rows are bad ({bad / (good + bad):.0%}, more than "
+                            f"`max_bad_share: {share}`), so this looks like a wrong file rather than dirty data; "
+                            f"the first: {first_bad.detail}")
 
     def _fast_plan(self, path: Path):
         """(display name, mapping) when this file can take the JSONL fast path, else None."""

@@ -32,6 +32,8 @@ class InputSpec(BaseModel):
     keep: list[str] = Field(default_factory=list, description="extra raw fields to keep as columns")
     on_error: Literal["stop", "quarantine"] = Field(
         "stop", description="bad rows: stop with an error, or put them in the rejected ledger")
+    max_bad_share: float = Field(0.5, ge=0, le=1, description="quarantine: stop when more than this share "
+                                                              "of a file's rows is bad (a wrong file, not dirty data)")
 
     @model_validator(mode="after")
     def _one_location(self) -> "InputSpec":

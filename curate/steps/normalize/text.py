@@ -42,9 +42,8 @@ def fix_many(texts: list[str], form: str, fix_unicode: bool) -> list[str]:
         return [fix_one(t, form, fix_unicode) for t in texts]
     if _pool is None:
         import atexit
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+        from ...workers import process_pool
+        _pool = process_pool(workers)
         atexit.register(_pool.shutdown)
     return list(_pool.map(partial(fix_one, form=form, fix_unicode=fix_unicode), texts, chunksize=128))
 
