@@ -161,7 +161,7 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
                                                          "or a suite YAML file"),
           out: Path = typer.Option(..., "--out", help="folder for predictions.parquet and summary.json"),
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
-          limit: Optional[int] = typer.Option(None, "--limit", help="first N items per group"),
+          limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items per group"),
           batch_size: int = typer.Option(16, "--batch-size"), device: str = typer.Option("auto", "--device")):
     """Evaluate a model (and adapter) on a suite: batched greedy generation, automatic scoring."""
     try:
@@ -182,10 +182,10 @@ def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA 
             suite: List[str] = typer.Option(..., "--suite", help="eval suite(s); repeat for several"),
             out: Path = typer.Option(..., "--out"),
             model: str = typer.Option("bundled:smollm2-135m-instruct", "--model"),
-            seeds: int = typer.Option(3, "--seeds", help="training seeds per arm"),
+            seeds: int = typer.Option(3, "--seeds", min=1, help="training seeds per arm"),
             max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="budget per run (default: the "
                                                                                 "smaller dataset's tokens)"),
-            limit: Optional[int] = typer.Option(None, "--limit", help="eval items per group"),
+            limit: Optional[int] = typer.Option(None, "--limit", min=1, help="eval items per group"),
             max_len: int = typer.Option(1024, "--max-len"), lr: float = typer.Option(2e-4, "--lr")):
     """A/B: train on both datasets at equal cost and seeds, evaluate, report difference with a 95% interval."""
     try:

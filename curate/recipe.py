@@ -98,6 +98,8 @@ class Recipe(BaseModel):
             except ValidationError as exc:
                 problems = "; ".join(f"{key}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 raise ConfigError(f"{where(filename, node, (key,))}: {problems}") from None
+            except ConfigError as exc:
+                raise ConfigError(f"{where(filename, node, (key,))}: {exc}") from None
 
     def resolved(self) -> dict:
         """The recipe with every default filled in, as recorded in the manifest."""

@@ -74,6 +74,11 @@ def test_eval_on_a_suite_file_writes_predictions_and_summary(tiny, tmp_path, cli
     assert summary["score"] == pytest.approx(preds["score"].mean())
     queried = cli("sql", tmp_path / "ev", "SELECT count(*) AS n FROM predictions", "--format", "csv")
     assert queried.exit_code == 0 and queried.output.strip().splitlines()[-1] == "3", queried.output
+    nothing = cli("eval", "--model", tiny, "--suite", tmp_path / "suite.yaml", "--out", tmp_path / "e0", "--limit", "0")
+    assert nothing.exit_code == 2 and "--limit" in nothing.output and not (tmp_path / "e0").exists()
+    from curate.evals.run import evaluate
+    with pytest.raises(ConfigError, match="limit 0: evaluating no item measures nothing"):
+        evaluate(tiny, str(tmp_path / "suite.yaml"), tmp_path / "e0", limit=0)
 
 
 def test_suite_with_unknown_scorer_lists_the_valid_ones(tmp_path):

@@ -167,23 +167,17 @@ def test_resume_after_sigkill_gives_byte_identical_final(tmp_path):
     assert (run_dir / "rejected.parquet").read_bytes() == (clean_dir / "rejected.parquet").read_bytes()
 
 
-def test_a_second_run_leaves_a_live_writers_temporary_files_alone(tmp_path):
-    """Two runs of one recipe at once: the second clears only temporary files of dead processes."""
-    import subprocess
-    import sys
+def test_a_rerun_clears_the_temporary_files_a_killed_run_left(tmp_path):
+    """Whoever holds the run folder's lock is its only writer (a live second run waits for it:
+    tests/test_crashes.py), so every temporary file found under the lock is a killed run's."""
     from conftest import run_recipe, write_jsonl
     data = write_jsonl(tmp_path / "d.jsonl", [{"instruction": "Hi there", "output": "Hello to you"}])
     first = run_recipe(tmp_path, [{"path": str(data)}])
-    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        alive = first.dir / f"final.parquet.tmp-{live.pid}"
-        dead = first.dir / "final.parquet.tmp-999999999"
-        alive.write_bytes(b"x")
-        dead.write_bytes(b"x")
-        run_recipe(tmp_path, [{"path": str(data)}])
-        assert alive.exists() and not dead.exists()
-    finally:
-        live.kill()
+    left = [first.dir / "final.parquet.tmp-999999999", first.dir / "stages" / "00-read.parquet.tmp-12345"]
+    for path in left:
+        path.write_bytes(b"x")
+    run_recipe(tmp_path, [{"path": str(data)}])
+    assert not any(p.exists() for p in left)
 
 
 def test_editing_an_eval_file_in_place_recomputes_the_decontamination_stage(tmp_path):

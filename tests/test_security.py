@@ -181,3 +181,13 @@ def test_each_export_reloads_as_its_own_rows_with_a_warm_datasets_cache(tmp_path
     assert len(loaded) == 3 and "instruction" in loaded.column_names
     card = (tmp_path / "x2" / "mydata" / "README.md").read_text()
     assert f"Columns: {', '.join(f'`{c}`' for c in loaded.column_names)}." in card
+
+
+def test_a_recipe_train_block_cannot_write_outside_its_run(tmp_path, cli):
+    write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(5)])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "r", "inputs": [{"path": "in.jsonl"}],
+                                      "train": {"out": str(tmp_path / "elsewhere"), "max_tokens": 100}}))
+    result = cli("run", recipe, "-q")
+    assert result.exit_code == 2 and "train.out: a recipe trains on its own final dataset" in result.output
+    assert re.search(r"r\.yaml:\d+", result.output) and not (tmp_path / "elsewhere").exists()

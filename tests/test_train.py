@@ -121,6 +121,40 @@ def test_resume_from_checkpoint_continues_the_schedule(tiny_model, tmp_path, mon
     assert lrs == straight
 
 
+def test_a_run_killed_between_checkpoints_logs_each_step_once(tiny_model, tmp_path, monkeypatch):
+    from curate.progress import Progress
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(12))
+    common = dict(data=str(tmp_path / "qa.jsonl"), model=tiny_model, epochs=2, batch_size=2, max_len=48,
+                  save_every=2, lr=1e-2)
+    Trainer(TrainConfig(out=str(tmp_path / "straight"), **common), progress=False).run()
+    original, logged = Progress.advance, []
+
+    def killed_after_step_3(self, task, n, description=None):
+        original(self, task, n, description)
+        logged.append(description)
+        if len([d for d in logged if d]) == 3:          # step 3 is logged; its checkpoint was step 2
+            raise KeyboardInterrupt
+    monkeypatch.setattr(Progress, "advance", killed_after_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(TrainConfig(out=str(tmp_path / "resumed"), **common), progress=False).run()
+    monkeypatch.setattr(Progress, "advance", original)
+    Trainer(TrainConfig(out=str(tmp_path / "resumed"), **common), progress=False).run()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    straight = [json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [s["step"] for s in straight]
+
+
+def test_training_on_nothing_is_an_error(tiny_model, tmp_path, cli):
+    write_jsonl(tmp_path / "blank.jsonl", [{"instruction": f"Q{i}?", "output": " "} for i in range(4)])
+    cfg = TrainConfig(data=str(tmp_path / "blank.jsonl"), model=tiny_model, out=str(tmp_path / "e"), max_len=64)
+    with pytest.raises(ConfigError, match="no record could be encoded .*empty response"):
+        Trainer(cfg, progress=False).run()
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(4))
+    result = cli("train", tmp_path / "qa.jsonl", "--model", tiny_model, "--out", tmp_path / "one", "--max-tokens", "1")
+    assert result.exit_code == 2 and "before the first response token" in result.output, result.output
+    assert not (tmp_path / "one" / "adapter").exists()
+
+
 def test_bad_training_input(tiny_model, tmp_path, monkeypatch):
     write_jsonl(tmp_path / "long.jsonl", [{"instruction": "Tell a story.", "output": "word " * 300},
                                           {"instruction": "Hi?", "output": "Hello."}])

@@ -47,7 +47,9 @@ def suite_records(spec: SuiteSpec, limit: int | None = None) -> list[dict]:
     if frame.height == 0:
         raise ConfigError(f"suite {spec.name}: no items")
     per = spec.limit_per_group or limit
-    if per:
+    if per is not None and per < 1:
+        raise ConfigError(f"limit {per}: evaluating no item measures nothing; give a positive number of items")
+    if per is not None:
         frame = (frame.filter(pl.int_range(pl.len()).over(spec.group_by) < per) if spec.group_by
                  else frame.head(per))
     return frame.to_dicts()

@@ -33,7 +33,7 @@ class TrainConfig(BaseModel):
     lora_dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: Optional[list[str]] = Field(None, description="default: every attention and MLP projection of "
                                                                    "Llama-style models, else all linear layers")
-    seed: int = Field(0)
+    seed: int = Field(0, ge=0, lt=2**63)
     device: str = Field("auto", description="auto (cuda if present), cpu, cuda, cuda:N")
     dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on CUDA, fp32 on CPU")
     save_every: int = Field(50, ge=1, description="optimizer steps between checkpoints")

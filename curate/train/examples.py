@@ -36,6 +36,8 @@ def encode(tokenizer, record: dict, max_len: int, over_length: str = "truncate")
     Each assistant turn's span is found by rendering the conversation up to it with the generation
     prompt (the prefix) and including it (prefix + answer); templates that rewrite earlier turns
     when later ones are added are rejected rather than mislabelled."""
+    if not str(record.get("response") or "").strip():
+        raise EncodeError("empty response")          # it would train on the end-of-turn token alone
     messages = to_messages(record)
     ids: list[int] = []
     labels: list[int] = []

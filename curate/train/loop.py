@@ -67,6 +67,7 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
             epoch_rows = epoch_rows[: int(len(epoch_rows) * (cfg.epochs - epoch))]
         rows += epoch_rows
     if cfg.max_tokens:                      # exactly the budget: the last row is cut to fit
+        first = next((i for i, t in enumerate(rows[0].labels) if t != -100), 0) if rows else 0
         total, kept = 0, []
         for r in rows:
             room = cfg.max_tokens - total
@@ -77,6 +78,10 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
             kept.append(r)
             total += len(r.ids)
         rows = kept
+        if not any(t != -100 for r in rows for t in r.labels[1:]):
+            raise ConfigError(f"--max-tokens {cfg.max_tokens} ends before the first response token (token "
+                              f"{first + 1} of the first packed row), so nothing would be learned; "
+                              f"give a budget of at least {first + 2} tokens")
     return Plan(rows, len(examples), skipped, truncated)
 
 
@@ -139,7 +144,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "train_config.json").write_text(cfg.model_dump_json(indent=2))
         start_step, seconds_before = self._resume(model, optimizer, scheduler)
-        metrics = open(self.out / "metrics.jsonl", "a" if start_step else "w")
+        metrics = self._metrics_from(start_step)
         pad = tokenizer.pad_token_id
         model.train()
         tokens_done = sum(len(r.ids) for r in plan.rows[: start_step * rows_per_step])
@@ -181,20 +186,36 @@ class Trainer:
                 (loss_sum / max(labelled, 1)).backward()
                 loss_total += float(loss_sum.detach())
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]                 # the rate this step used (not the next one's)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             tokens_done += sum(len(r.ids) for r in step_rows)
             elapsed = seconds_before + time.perf_counter() - started
-            record = {"step": step + 1, "loss": loss_total / max(labelled, 1), "lr": scheduler.get_last_lr()[0],
+            record = {"step": step + 1, "loss": loss_total / labelled if labelled else None,
+                      "lr": lr,
                       "tokens": tokens_done, "seconds": round(elapsed, 3)}
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
-            bar.advance(task, 1, f"loss {record['loss']:.3f} · {tokens_done / max(elapsed, 1e-9):,.0f} tok/s")
+            loss_text = f"{record['loss']:.3f}" if labelled else "n/a"
+            bar.advance(task, 1, f"loss {loss_text} · {tokens_done / max(elapsed, 1e-9):,.0f} tok/s")
             if (step + 1) % cfg.save_every == 0 and step + 1 < steps:
                 self._checkpoint(model, optimizer, scheduler, step + 1, elapsed)
         bar.done(task)
         return seconds_before + time.perf_counter() - started
+
+    def _metrics_from(self, start_step: int):
+        """metrics.jsonl open for appending after step `start_step`: a resumed run first drops the
+        lines of the steps it is about to redo (those logged between the checkpoint and the kill)."""
+        path = self.out / "metrics.jsonl"
+        if not start_step or not path.is_file():
+            return open(path, "w")
+        kept = [line for line in path.read_text().splitlines(keepends=True)
+                if line.endswith("\n") and json.loads(line)["step"] <= start_step]   # a cut last line goes too
+        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(kept))
+        tmp.replace(path)
+        return open(path, "a")
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _checkpoint(self, model, optimizer, scheduler, step: int, seconds: float) -> None:

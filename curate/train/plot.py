@@ -9,6 +9,7 @@ from pathlib import Path
 def plot_loss(metrics: Path, out: Path) -> Path | None:
     """Per-step loss and its moving average against tokens seen; None when there are no steps."""
     rows = [json.loads(line) for line in Path(metrics).read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r["loss"] is not None]      # a step with no response token has no loss
     if not rows:
         return None
     import matplotlib

@@ -29,6 +29,11 @@ class EvalBlock(BaseModel):
 def check_train_block(block: dict) -> None:
     """Validate a `train:` block now, so a typo fails before any stage runs."""
     from .config import TrainConfig
+    fixed = sorted({"data", "out"} & set(block))
+    if fixed:   # the recipe trains on its own output, inside its own run folder: nowhere else
+        from ..errors import ConfigError
+        raise ConfigError(f"train.{fixed[0]}: a recipe trains on its own final dataset and writes inside its run "
+                          "folder, so `data` and `out` cannot be set (use `curate train` for other data or folders)")
     TrainConfig(data="-", out="-", **block)
 
 
