@@ -138,3 +138,12 @@ def test_hub_input_offline_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(DataError, match="cannot load Hub dataset 'someone/nothing-here'.*`path:`"):
         run_recipe(tmp_path, [{"hub": "someone/nothing-here"}])
+
+
+def test_csv_row_that_is_not_utf8_is_quarantined_alone(tmp_path):
+    lines = [b"prompt,answer", b"q0,a0", b'"multi\nline q1",a1', "q2,caf\xe9".encode("latin-1"), b"q3,a3", b"q4,a4"]
+    (tmp_path / "qa.csv").write_bytes(b"\n".join(lines) + b"\n")
+    res = run_recipe(tmp_path, [{"path": "qa.csv", "on_error": "quarantine",
+                                 "fields": {"instruction": "prompt", "response": "answer"}}])
+    assert res.final()["instruction"].to_list() == ["q0", "multi\nline q1", "q3", "q4"]
+    assert res.rejected().select("origin", "reason").rows() == [("qa.csv:5", "encoding_error")]

@@ -146,6 +146,7 @@ def iter_csv(path: Path, name: str, sep: str, header: bool) -> Iterator[tuple[ob
     on. A row with more or fewer fields than the header, or with bytes that are not UTF-8, is a
     BadRow for that line alone, so `on_error: quarantine` keeps the rest of the file."""
     import csv
+    check_bytes = not _is_utf8(path)          # only then can a row hold bytes that are not UTF-8
     with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         rows = csv.reader(fh, delimiter=sep, quoting=csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE,
                           strict=False)
@@ -157,7 +158,7 @@ def iter_csv(path: Path, name: str, sep: str, header: bool) -> Iterator[tuple[ob
                 if not row or row == [""]:
                     continue
                 loc = f"{name}:{start}"
-                bad_text = next((v for v in row if _has_surrogates(v)), None)
+                bad_text = next((v for v in row if _has_surrogates(v)), None) if check_bytes else None
                 if bad_text is not None:
                     byte = ord(next(c for c in bad_text if _has_surrogates(c))) - 0xDC00
                     yield BadRow(loc, "encoding_error", f"{loc}: not valid UTF-8 (byte 0x{byte:02x})")
@@ -183,6 +184,20 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")   # what `surrogateescape` makes o
 
 def _has_surrogates(text: str) -> bool:
     return _ESCAPED_BYTE.search(text) is not None
+
+
+def _is_utf8(path: Path, chunk: int = 1 << 24) -> bool:
+    """Whether the whole file decodes as UTF-8 (streamed: a few ms for tens of MB)."""
+    import codecs
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def iter_parquet(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
