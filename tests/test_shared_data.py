@@ -100,3 +100,21 @@ def test_builtin_eval_suites_read_their_items_and_references(suite):
         assert refs and all(r.strip() for r in refs), (suite, item["origin"])
         if spec.scorer == "faithfulness":
             assert memory(item, spec) and memory(item, spec) != refs
+
+
+def test_language_filter_on_parallel_questions_in_twelve_languages(tmp_path):
+    """XQuAD: the same 1,190 questions in 12 languages. An English-only filter keeps the English
+    ones and drops the others, each with its reason, also where lid.176 is unsure."""
+    from conftest import run_recipe
+    res = run_recipe(tmp_path, [{"path": str(SHARED / "xquad" / "*.json"), "source": "{stem}"}],
+                     [{"use": "filter.language", "with": {"languages": ["en"]}}])   # question and answer
+    import polars as pl
+    kept = res.final().group_by("source").len().to_dict(as_series=False)
+    kept = dict(zip(kept["source"], kept["len"]))
+    assert kept["xquad.en"] >= 0.98 * 1190
+    others = sum(n for source, n in kept.items() if source != "xquad.en")
+    assert others <= 0.02 * 11 * 1190, kept
+    rejected = res.rejected()
+    assert rejected["reason"].unique().to_list() == ["language"]
+    unsure = rejected.filter(pl.col("detail").str.contains("unsure"))
+    assert unsure.height > 0 and unsure["detail"].str.contains("no kept language is a plausible reading").all()

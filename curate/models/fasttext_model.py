@@ -42,11 +42,11 @@ def one_line(texts: list[str]) -> list[str]:
     return [t.replace("\n", " ").replace("\r", " ") for t in texts]
 
 
-def predict_top(model, texts: list[str]) -> tuple[list[str], np.ndarray]:
-    """The most likely label (without `__label__`) and its probability, per text."""
-    labels, probs = model.predict(one_line(texts), k=1)
-    return [lab[0].removeprefix("__label__") if lab else "" for lab in labels], \
-        np.array([p[0] if len(p) else 0.0 for p in probs], dtype=np.float32)
+def predict_candidates(model, texts: list[str], k: int) -> list[list[tuple[str, float]]]:
+    """The `k` most likely labels (without `__label__`) with their probabilities, per text."""
+    labels, probs = model.predict(one_line(texts), k=k)
+    return [[(lab.removeprefix("__label__"), float(p)) for lab, p in zip(labs, ps)] or [("", 0.0)]
+            for labs, ps in zip(labels, probs)]
 
 
 def predict_all(model, texts: list[str]) -> dict[str, np.ndarray]:
