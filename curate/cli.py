@@ -35,7 +35,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
             from rich.console import Console
             from .explore.funnel import funnel_table
             from .io.manifest import load_manifest
-            Console(stderr=True).print(funnel_table(load_manifest(run_dir)))
+            console = Console(stderr=True)
+            console.print(funnel_table(load_manifest(run_dir), console.width))
         if rec.train or rec.eval:
             from .train.recipe_block import run_blocks
             for line in run_blocks(rec, run_dir, progress=not quiet):
@@ -55,7 +56,8 @@ def show(run_dir: Path = typer.Argument(..., metavar="RUN"),
         manifest = load_manifest(run_dir)
         if format == "table":
             from rich.console import Console
-            Console().print(funnel_table(manifest))
+            console = Console()
+            console.print(funnel_table(manifest, console.width))
         else:
             import polars as pl
             from .explore.output import print_frame
@@ -72,7 +74,7 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
     try:
         import duckdb
         from .io.catalog import connect, queries, views
-        from .explore.output import print_frame
+        from .explore.output import print_rows
         con = connect(run_dir)
         if query is None:
             from .explore.shell import shell
@@ -83,7 +85,7 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
                 if relation is not None:
                     if i:
                         typer.echo("")
-                    print_frame(relation.pl(), format)
+                    print_rows(relation.columns, relation.fetchall(), format)
         except duckdb.Error as exc:
             typer.echo(f"error: {str(exc).splitlines()[0]}\nviews: {', '.join(views(con))}", err=True)
             raise typer.Exit(2)
@@ -226,30 +228,17 @@ def fasttext_train(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="
 
 @app.command()
 def steps(name: Optional[str] = typer.Argument(None, help="one step, in detail")):
-    """List registered steps and their config fields."""
+    """List registered steps, or one step's config fields with their defaults."""
     from rich.console import Console
-    from rich.table import Table
+    from .explore.step_help import detail, overview
     from .steps import REGISTRY, step_class
     console = Console()
     try:
-        chosen = [step_class(name)] if name else [REGISTRY[k] for k in sorted(REGISTRY)]
+        text = detail(step_class(name), console.width) if name else \
+            overview([REGISTRY[k] for k in sorted(REGISTRY)], console.width)
     except CurateError as exc:
         _fail(exc)
-    for cls in chosen:
-        doc = " ".join((cls.__doc__ or "").split())
-        table = Table(title=f"{cls.name}  (v{cls.version}, scope: {cls.scope})", caption=doc,
-                      title_justify="left", caption_justify="left")
-        for col in ("field", "type", "default", "description"):
-            table.add_column(col)
-        for fname, f in cls.Config.model_fields.items():
-            default = "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
-            table.add_row(fname, _type_name(f.annotation), default, f.description or "")
-        console.print(table)
-
-
-def _type_name(ann) -> str:
-    text = getattr(ann, "__name__", None) if not getattr(ann, "__args__", None) else None
-    return text or str(ann).replace("typing.", "")
+    console.print(text, markup=False, highlight=False)
 
 
 @app.command()

@@ -45,6 +45,24 @@ def test_sql_is_read_only_and_survives_moving_the_run(finished, cli, tmp_path):
     assert res.output.strip().splitlines() == ["n", "27"]
 
 
+def test_stock_duckdb_cli_opens_the_catalog_from_anywhere(finished, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    cli_path = Path(sys.executable).parent / "duckdb"
+    if not cli_path.exists():
+        pytest.skip("the DuckDB CLI (pip package duckdb-cli, in the test extras) is not installed")
+    moved = tmp_path / "elsewhere" / "run"
+    shutil.copytree(finished.dir, moved)
+    query = "SELECT (SELECT count(*) FROM final) AS f, (SELECT count(*) FROM stage_01_dedup_exact) AS s"
+    inside = subprocess.run([str(cli_path), "-readonly", "-csv", "catalog.duckdb", "-c", query], cwd=moved,
+                            capture_output=True, text=True)
+    assert inside.returncode == 0 and inside.stdout.split() == ["f,s", "27,40"], inside.stderr
+    anywhere = subprocess.run([str(cli_path), "-readonly", "-csv", "-cmd", f"SET file_search_path='{moved}'",
+                               str(moved / "catalog.duckdb"), "-c", query], cwd=tmp_path, capture_output=True, text=True)
+    assert anywhere.returncode == 0 and anywhere.stdout.split() == ["f,s", "27,40"], anywhere.stderr
+
+
 def test_sql_error_lists_views(finished, cli):
     res = cli("sql", finished.dir, "SELECT * FROM nope")
     assert res.exit_code == 2 and "stage_01_dedup_exact" in res.output

@@ -7,7 +7,7 @@ def shell(con, view_names: list[str]) -> None:
     import duckdb
     from ..errors import ConfigError
     from ..io.catalog import queries
-    from .output import print_frame
+    from .output import print_rows
     try:
         import readline  # noqa: F401  (line editing and history)
     except ImportError:
@@ -32,7 +32,7 @@ def shell(con, view_names: list[str]) -> None:
         try:
             for relation in queries(con, buffer):
                 if relation is not None:
-                    print_frame(relation.pl())
+                    print_rows(relation.columns, relation.fetchall())
         except ConfigError as exc:
             print(f"error: {exc}")
         except duckdb.Error as exc:

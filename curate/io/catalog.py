@@ -1,7 +1,10 @@
 """The DuckDB catalog of a run: views over its Parquet files, opened read-only.
 
 Views use paths relative to the run directory and each connection sets `file_search_path`
-to it, so a run directory can be moved or copied and still be queried.
+to it, so a run directory can be moved or copied and still be queried. The file is written in
+DuckDB's v1.0.0 storage format, so the stock DuckDB CLI and older Python packages open it too:
+`cd RUN && duckdb -readonly catalog.duckdb`, or from anywhere
+`duckdb -readonly -cmd "SET file_search_path='RUN'" RUN/catalog.duckdb`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 from pathlib import Path
 
 VIEW_NAME = re.compile(r"[^A-Za-z0-9_]")
+STORAGE = "v1.0.0"         # the oldest storage format DuckDB writes: every DuckDB since 1.0 reads it
 
 
 def view_name(stem: str) -> str:
@@ -24,7 +28,7 @@ def build_catalog(run_dir: Path, stems: list[str]) -> Path:
     tmp = run_dir / f"catalog.duckdb.tmp-{os.getpid()}"
     tmp.unlink(missing_ok=True)
     try:
-        _write_views(duckdb.connect(str(tmp)), run_dir, stems)
+        _write_views(duckdb.connect(str(tmp), config={"storage_compatibility_version": STORAGE}), run_dir, stems)
     except duckdb.IOException as exc:          # e.g. a full disk: reported like any failed write
         raise OSError(None, str(exc).splitlines()[0], str(tmp)) from None
     os.replace(tmp, path)
