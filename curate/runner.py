@@ -165,7 +165,8 @@ class Runner:
                 self.progress.advance(task, frame.height + len(bad))
             st = reader.stats
             inputs.append({"spec": spec.model_dump(mode="json", exclude_defaults=True), "files": st.files,
-                           "formats": st.formats, "seen": st.seen, "taken": st.taken, "quarantined": st.bad})
+                           "formats": st.formats, "seen": st.seen, "taken": st.taken, "quarantined": st.bad,
+                           **({"empty_fields": st.empty_fields} if st.empty_fields else {})})
         counts.rows_in = counts.kept + counts.rejected
         self.progress.done(task)
         return counts, {"inputs": inputs}

@@ -7,6 +7,7 @@ import json
 import polars as pl
 import pytest
 
+from curate.errors import DataError
 from curate.formats.writers import write_jsonl as write_format
 from curate.records import content_id, to_messages
 from conftest import run_recipe, write_jsonl
@@ -204,3 +205,41 @@ def test_jsonl_fast_path_gives_exactly_what_the_per_line_reader_gives(tmp_path, 
     assert mixed.height == 61 and mixed.equals(per_line)
     assert mixed.filter(pl.col("instruction") == "q33")["response"].to_list() == ["42"]
     assert mixed["origin"][-1] == "mixed.jsonl:62"
+
+
+NESTED = [{"question": f"Q{i}?", "passages": [{"passage": f"P{i}a", "summary": f"S{i}a"},
+                                              {"passage": f"P{i}b", "summary": f"S{i}b"}],
+           "short_answer": {"text": f"A{i}", "start": i}} for i in range(3)]
+
+
+@pytest.mark.parametrize("context,expected", [
+    ("passages[*].summary", "S1a\n\nS1b"), ("passages.1.passage", "P1b"), ("passages.0.summary", "S1a")])
+def test_field_paths_reach_into_nested_data(tmp_path, context, expected):
+    write_jsonl(tmp_path / "nested.jsonl", NESTED)
+    back = read_back(tmp_path, tmp_path / "nested.jsonl",
+                     fields={"instruction": "question", "context": context, "response": "short_answer.text"})
+    assert back.row(1, named=True)["context"] == expected and back["response"].to_list() == ["A0", "A1", "A2"]
+
+
+def test_a_path_that_does_not_resolve_names_file_line_and_what_is_there(tmp_path):
+    rows = NESTED[:2] + [{"question": "Q?", "passages": [{"passage": "p"}], "short_answer": {"text": "a"}}]
+    write_jsonl(tmp_path / "nested.jsonl", rows)
+    with pytest.raises(DataError, match=r"nested.jsonl:3: .*path 'passages\[\*\]\.summary': passages\[0\] has no "
+                                        r"field 'summary'; fields there: \['passage'\]"):
+        read_back(tmp_path, tmp_path / "nested.jsonl",
+                  fields={"instruction": "question", "context": "passages[*].summary", "response": "short_answer.text"})
+    with pytest.raises(DataError, match=r"nested.jsonl:1: .*'passages' should be text, got list \(map a path"):
+        read_back(tmp_path, tmp_path / "nested.jsonl",
+                  fields={"instruction": "question", "context": "passages", "response": "short_answer.text"})
+
+
+def test_a_mapped_field_no_record_has_is_an_error_and_some_missing_are_counted(tmp_path):
+    from conftest import run_recipe
+    rows = [{"q": f"Q{i}?", "a": f"A{i}", **({"ctx": f"C{i}"} if i % 2 else {})} for i in range(6)]
+    write_jsonl(tmp_path / "d.jsonl", rows)
+    with pytest.raises(DataError, match=r"inputs\[0\]\.fields\.context: 'no_such_field' is absent or null in all 6 "
+                                        r"records of d.jsonl; fields seen: \['a', 'q'\]"):
+        run_recipe(tmp_path, [{"path": "d.jsonl", "fields": {"instruction": "q", "response": "a",
+                                                             "context": "no_such_field"}}])
+    res = run_recipe(tmp_path, [{"path": "d.jsonl", "fields": {"instruction": "q", "response": "a", "context": "ctx"}}])
+    assert res.manifest["inputs"][0]["empty_fields"] == {"context": 3}

@@ -7,6 +7,7 @@ and line, so users always see where the problem is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -41,9 +42,66 @@ def register_format(fmt: Format) -> Format:
     return fmt
 
 
+PATH_PART = re.compile(r"^(?P<name>[^\[\]]*)(?P<all>\[\*\])?$")
+
+
+def is_path(raw_key: Any) -> bool:
+    """Whether a mapped field name is a path into nested data (`a.b`, `a.0.b`, `a[*].b`)."""
+    return isinstance(raw_key, str) and ("." in raw_key or "[*]" in raw_key)
+
+
+def resolve_path(obj: Any, path: str, canonical: str) -> Any:
+    """The value at `path`: `.` steps into an object's key or a list's index; `name[*]` takes every
+    item of a list and the rest of the path from each, the texts joined by a blank line."""
+    return _walk(obj, path.split("."), path, canonical, [])
+
+
+def _walk(value: Any, parts: list[str], path: str, canonical: str, done: list[str]) -> Any:
+    if not parts:
+        return value
+    part, rest = parts[0], parts[1:]
+    match = PATH_PART.match(part)
+    name = match.group("name") if match else part
+    here = ".".join(done) or "the record"
+    if isinstance(value, dict):
+        if name not in value:
+            raise FieldError(canonical, f"path '{path}': {here} has no field '{name}'; fields there: "
+                                        f"{sorted(map(str, value))}")
+        value = value[name]
+    elif isinstance(value, list) and name.isdigit():
+        if int(name) >= len(value):
+            raise FieldError(canonical, f"path '{path}': {here} has {len(value)} items, no item {name}")
+        value = value[int(name)]
+    else:
+        raise FieldError(canonical, f"path '{path}': {here} is {type(value).__name__}, cannot take '{name}'",
+                         reason="wrong_type")
+    if match and match.group("all"):
+        if not isinstance(value, list):
+            raise FieldError(canonical, f"path '{path}': '{name}' is {type(value).__name__}, not a list",
+                             reason="wrong_type")
+        texts = [_text(_walk(item, rest, path, canonical, done + [f"{name}[{i}]"]), path, canonical)
+                 for i, item in enumerate(value)]
+        return "\n\n".join(t for t in texts if t)
+    return _walk(value, rest, path, canonical, done + [name])
+
+
+def _text(value: Any, path: str, canonical: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise FieldError(canonical, f"path '{path}' leads to {type(value).__name__}, not text", reason="wrong_type")
+
+
 def text_value(obj: dict, raw_key: Any, canonical: str, required: bool) -> str | None:
-    """Fetch a text field, accepting numbers and booleans as text, refusing lists and objects."""
+    """Fetch a text field (or a path into nested data, see `resolve_path`), accepting numbers and
+    booleans as text, refusing lists and objects."""
     key = str(raw_key)
+    if key not in obj and is_path(key):
+        value = resolve_path(obj, key, canonical)
+        if value is None and required:
+            raise FieldError(canonical, f"path '{key}' is null")
+        return _text(value, key, canonical)
     if key not in obj:
         if required:
             raise FieldError(canonical, f"missing (expected raw field '{key}'); fields present: "
@@ -58,8 +116,9 @@ def text_value(obj: dict, raw_key: Any, canonical: str, required: bool) -> str |
         return value
     if isinstance(value, (int, float)):  # bool is an int too
         return str(value)
-    raise FieldError(canonical, f"raw field '{key}' should be text, got {type(value).__name__}",
-                     reason="wrong_type")
+    raise FieldError(canonical, f"raw field '{key}' should be text, got {type(value).__name__}"
+                                + (f" (map a path into it, e.g. '{key}.0.text' or '{key}[*].text')"
+                                   if isinstance(value, (list, dict)) else ""), reason="wrong_type")
 
 
 ROLE_ALIASES = {

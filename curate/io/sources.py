@@ -19,6 +19,7 @@ import polars as pl
 
 from ..errors import ConfigError, DataError
 from ..formats import FORMATS, FieldError, detect_format
+from ..formats.base import is_path
 from ..formats.flat import check_mapping, map_flat
 from .spec import InputSpec
 from ..records import frame_from_rows
@@ -31,6 +32,7 @@ class InputStats:
     seen: int = 0          # records the source produced
     taken: int = 0         # records kept after limit / sample
     bad: int = 0           # rows quarantined
+    empty_fields: dict[str, int] = field(default_factory=dict)  # hand-mapped field -> records without it
     files: list[str] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)
 
@@ -54,6 +56,7 @@ class InputReader:
         self.where = f"inputs[{index}]"
         self.stats = InputStats()
         self._formats: dict[str, tuple] = {}  # display name -> (format, mapping), decided per file
+        self._keys: dict[str, list[str]] = {}  # display name -> raw fields of its first record
         if spec.format and spec.format not in FORMATS:
             raise ConfigError(f"{self.where}.format: unknown format '{spec.format}'; "
                               f"known: {', '.join(sorted(FORMATS))}")
@@ -106,9 +109,27 @@ class InputReader:
                     rec[extra] = obj.get(extra)
                 yield rec
 
+    def _optional_mapped(self) -> list[str]:
+        """The optional canonical fields the user mapped by hand (`fields:`); required ones already
+        fail per record."""
+        return [c for c, raw in self.spec.fields.items() if raw is not None and c not in ("instruction", "response")]
+
+    def _check_mapped(self, name: str, empty: dict[str, int], records: int) -> None:
+        """A hand-mapped field that came out empty in every record of a file is a wrong mapping,
+        not missing data: stop. Where only some records lack it, count them for the manifest."""
+        for canonical, n in empty.items():
+            raw = self.spec.fields[canonical]
+            if records and n == records:
+                seen = self._keys.get(name)
+                raise DataError(f"{self.where}.fields.{canonical}: '{raw}' is absent or null in all {records:,} "
+                                f"records of {name}" + (f"; fields seen: {seen}" if seen else ""))
+            if n:
+                self.stats.empty_fields[canonical] = self.stats.empty_fields.get(canonical, 0) + n
+
     def _format_for(self, obj: dict, name: str):
         spec = self.spec
         keys = set(map(str, obj))
+        self._keys[name] = sorted(keys)
         if spec.format:
             fmt = FORMATS[spec.format]
         else:
@@ -181,13 +202,18 @@ class InputReader:
         quarantining it row by row would end in an empty dataset with exit 0."""
         good = bad = 0
         first_bad = None
+        empty = dict.fromkeys(self._optional_mapped(), 0)  # canonical field -> records where it came out null
         for unit in units:
             if isinstance(unit, BadRow):
                 bad += 1
                 first_bad = first_bad or unit
             else:
                 good += unit.height if isinstance(unit, pl.DataFrame) else 1
+                for canonical in empty:
+                    empty[canonical] += (unit[canonical].null_count() if isinstance(unit, pl.DataFrame)
+                                         else unit.get(canonical) is None)
             yield unit
+        self._check_mapped(name, empty, good)
         share = self.spec.max_bad_share
         if bad and bad > share * (good + bad):
             raise DataError(f"{name}: {bad:,} of {good + bad:,} rows are bad ({bad / (good + bad):.0%}, more than "
@@ -197,7 +223,8 @@ class InputReader:
     def _fast_plan(self, path: Path):
         """(display name, mapping) when this file can take the JSONL fast path, else None."""
         spec = self.spec
-        if spec.sample is not None or spec.keep or path.suffix.lower() not in JSONL_EXT:
+        if spec.sample is not None or spec.keep or path.suffix.lower() not in JSONL_EXT \
+                or any(is_path(raw) for raw in spec.fields.values()):      # paths: the per-line reader
             return None
         name = display(path)
         first = None
