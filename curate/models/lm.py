@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .bundled import SMOLLM2, SMOLLM2_GGUF, smollm2_dir
+from .chat_template import mark_folder
 from ..user_cache import cache_dir
 
 
@@ -22,6 +23,7 @@ def bundled_smollm2() -> Path:
     """The plain (dequantized) SmolLM2 folder, written on first use."""
     target = cache_dir() / "models" / "smollm2-135m-instruct"
     if (target / "config.json").is_file():
+        mark_folder(target)        # folders written before the chat template carried generation markers
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from .tokenizer import bundled_tokenizer_dir
@@ -39,6 +41,7 @@ def bundled_smollm2() -> Path:
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     plain.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
+    mark_folder(tmp)
     shutil.rmtree(target, ignore_errors=True)
     tmp.replace(target)
     return target

@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .bundled import SMOLLM2, SMOLLM2_GGUF, smollm2_dir
+from .chat_template import mark_folder
 from ..user_cache import cache_dir
 
 
@@ -25,6 +26,7 @@ def bundled_tokenizer_dir() -> Path:
         tok.save_pretrained(str(tmp))
         shutil.rmtree(target, ignore_errors=True)
         tmp.replace(target)
+    mark_folder(target)            # also for folders written before the markers existed
     return target
 
 
