@@ -201,6 +201,7 @@ def test_fasttext_train_then_score_and_select_top(tmp_path, cli):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "topic.bin.json").read_text())
     assert report["labels"] == {"cooking": 120, "code": 120} and report["valid_precision_at_1"] >= 0.9
+    assert out.stat().st_size < 16 * 2**20, "buckets not sized to the data (the default makes 512 MB)"
     write_jsonl(tmp_path / "new.jsonl", [
         {"instruction": "Roast the vegetables with olive oil and garlic.", "output": "ok"},
         {"instruction": "Write a function that reverses a list.", "output": "ok"},

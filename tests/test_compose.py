@@ -440,5 +440,5 @@ def test_sequential_version_of_a_user_suite_scores_every_step(tmp_path, cli):
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     preds = pl.read_parquet(tmp_path / "ev" / "predictions.parquet")
     assert summary["scorer"] == "steps_in_order" and set(summary["steps"]) == {"step_1", "step_2"}
-    assert preds["references"].list.len().to_list() == [2] * 4 and preds["step_scores"].list.len().to_list() == [2] * 4
+    assert preds["answers"].list.len().to_list() == [2] * 4 and preds["step_scores"].list.len().to_list() == [2] * 4
     assert summary["score"] == pytest.approx(preds["score"].mean())

@@ -69,11 +69,13 @@ def test_eval_on_a_suite_file_writes_predictions_and_summary(tiny, tmp_path, cli
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     preds = pl.read_parquet(tmp_path / "ev" / "predictions.parquet")
     assert summary["items"] == 3 and preds.height == 3
-    assert set(preds.columns) == {"id", "origin", "group", "prompt", "prediction", "references", "score"}
-    assert preds["references"].to_list() == [["yes"], ["no"], ["maybe"]]
+    assert set(preds.columns) == {"id", "origin", "group", "prompt", "prediction", "answers", "score"}
+    assert preds["answers"].to_list() == [["yes"], ["no"], ["maybe"]]
     assert summary["score"] == pytest.approx(preds["score"].mean())
     queried = cli("sql", tmp_path / "ev", "SELECT count(*) AS n FROM predictions", "--format", "csv")
     assert queried.exit_code == 0 and queried.output.strip().splitlines()[-1] == "3", queried.output
+    answers = cli("sql", tmp_path / "ev", "SELECT answers[1] AS a FROM predictions", "--format", "csv")
+    assert answers.exit_code == 0 and answers.output.split() == ["a", "yes", "no", "maybe"], answers.output
     nothing = cli("eval", "--model", tiny, "--suite", tmp_path / "suite.yaml", "--out", tmp_path / "e0", "--limit", "0")
     assert nothing.exit_code == 2 and "--limit" in nothing.output and not (tmp_path / "e0").exists()
     from curate.evals.run import evaluate

@@ -1,6 +1,6 @@
 """`curate eval`: generate answers for a suite, score them, write per-item predictions and a summary.
 
-    OUT/predictions.parquet   id, origin, group, prompt, prediction, references, score
+    OUT/predictions.parquet   id, origin, group, prompt, prediction, answers, score
     OUT/summary.json          suite, model, adapter, items, score (mean), per group, seconds
 
 `curate sql OUT` works on the folder (the predictions are a table like any run stage).
@@ -95,7 +95,7 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
     groups = [str(r.get(spec.group_by)) if spec.group_by else spec.name for r in records]
     frame = pl.DataFrame({"id": [r["id"] for r in records], "origin": [r["origin"] for r in records],
                           "group": groups, "prompt": [c[-1]["content"] for c in conversations],
-                          "prediction": predictions, "references": refs, "score": scores})
+                          "prediction": predictions, "answers": refs, "score": scores})
     extra = {}
     if per_step is not None:
         frame = frame.with_columns(pl.Series("step_scores", per_step, dtype=pl.List(pl.Float64)))
