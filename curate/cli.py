@@ -164,11 +164,12 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
           out: Path = typer.Option(..., "--out", help="folder for predictions.parquet and summary.json"),
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
           limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items per group"),
-          batch_size: int = typer.Option(16, "--batch-size"), device: str = typer.Option("auto", "--device")):
+          batch_size: int = typer.Option(16, "--batch-size"), device: str = typer.Option("auto", "--device"),
+          quiet: bool = typer.Option(False, "-q", "--quiet")):
     """Evaluate a model (and adapter) on a suite: batched greedy generation, automatic scoring."""
     try:
         from .evals.run import evaluate
-        summary = evaluate(model, suite, out, adapter, device, limit, batch_size)
+        summary = evaluate(model, suite, out, adapter, device, limit, batch_size, progress=not quiet)
     except CurateError as exc:
         _fail(exc)
     groups = "".join(f"\n  {g}: {v}" for g, v in summary["groups"].items()) if len(summary["groups"]) > 1 else ""
@@ -260,6 +261,8 @@ def formats():
 
 
 def main() -> None:
+    from .quiet import quiet_third_party
+    quiet_third_party()
     try:
         app()
     except KeyboardInterrupt:

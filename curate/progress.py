@@ -46,4 +46,4 @@ class Progress:
 
     def note(self, text: str) -> None:
         if self.console:
-            self.console.print(f"[dim]{text}[/dim]")
+            self.console.print(f"[dim]{text}[/dim]", soft_wrap=True)

@@ -183,7 +183,6 @@ def test_auto_falls_back_to_torch_when_the_openvino_export_fails(cache, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("unsupported operation")
     monkeypatch.setattr(openvino_backend.OpenVINOEncoder, "__init__", broken)
-    monkeypatch.setattr(embed, "cpu_has_bf16", lambda: True)
     with pytest.warns(UserWarning, match="OpenVINO export .* failed"):
         emb = Embedder(cache_folder=cache, device="cpu")
         assert emb.backend in ("bf16", "int8", "fp32")

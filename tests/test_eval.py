@@ -17,6 +17,10 @@ from conftest import make_tiny_llama, write_jsonl
 @pytest.mark.parametrize("fn,pred,refs,expected", [
     (S.exact_match, "The Eiffel Tower.", ["eiffel tower"], 1.0),
     (S.exact_match, "Eiffel", ["eiffel tower"], 0.0),
+    (S.exact_match, "The output will be 47.", ["47"], 1.0),
+    (S.exact_match, "Answer: \"Paris\"\nIt is the capital.", ["paris"], 1.0),
+    (S.exact_match, "48\nThe output is 47", ["47"], 0.0),
+    (S.exact_match, "I think 47 or 48", ["47"], 0.0),
     (S.numeric_match, "She pays 3 * 6 = 18 dollars.\n#### 18", ["... #### 18"], 1.0),
     (S.numeric_match, "The total is 1,250.", ["#### 1250"], 1.0),
     (S.numeric_match, "The answer is 17.", ["#### 18"], 0.0),

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent / "curate"
 
 LAYERS = [
     ("foundation", ["curate.version", "curate.errors", "curate.user_cache", "curate.progress",
-                    "curate.yaml_lines", "curate.fingerprint", "curate.workers"]),
+                    "curate.yaml_lines", "curate.fingerprint", "curate.workers", "curate.quiet"]),
     ("records", ["curate.records", "curate.ledger"]),
     ("formats", ["curate.formats"]),
     ("io", ["curate.io"]),

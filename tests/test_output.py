@@ -52,3 +52,29 @@ def test_step_help_keeps_defaults_and_bracketed_text_whole():
     assert "fields: list[str] = ['instruction', 'response']" in out and "e.g. [en]" in out
     assert "min_score: float = 0.65" in out
     assert "filter.decontaminate" in narrow("steps")
+
+
+def test_long_commands_report_each_stage_when_piped_and_keep_library_noise_out(tmp_path):
+    """`curate train` and `curate eval` piped (no terminal): a line per stage, and none of the
+    transformers/peft warnings or "Loading weights" bars, which go to the log file."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    from conftest import make_tiny_llama
+    curate = str(Path(sys.executable).parent / "curate")
+    model = make_tiny_llama(tmp_path / "tiny")
+    write_jsonl(tmp_path / "qa.jsonl", [{"instruction": f"Say {w}.", "output": w} for w in ("yes", "no", "maybe")])
+    (tmp_path / "suite.yaml").write_text("inputs: [{path: qa.jsonl}]\nscorer: exact_match\nmax_new_tokens: 4\n")
+    env = {**__import__("os").environ, "CURATE_CACHE": str(tmp_path / "cache")}
+    train = subprocess.run([curate, "train", "qa.jsonl", "--model", model, "--out", "t", "--max-tokens", "200"],
+                           cwd=tmp_path, capture_output=True, text=True, env=env)
+    evaluation = subprocess.run([curate, "eval", "--model", model, "--adapter", "t/adapter", "--suite", "suite.yaml",
+                                 "--out", "e"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    for result, stages in ((train, ["train: 3 examples", "train: 1 steps", "train: saving the adapter"]),
+                           (evaluation, ["eval suite: loading", "eval suite: generating 3 answers"])):
+        assert result.returncode == 0, result.stderr
+        for stage in stages:
+            assert stage in result.stderr, result.stderr
+        for noise in ("Loading weights", "Warning", "warn(", "[transformers]", "it/s]"):
+            assert noise not in result.stderr, result.stderr
+    assert (tmp_path / "cache" / "logs" / "curate.log").is_file()

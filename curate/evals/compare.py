@@ -113,6 +113,9 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     for arm, data in (("baseline", baseline), ("treatment", treatment)):
         for seed in range(seeds):
             run = out / arm / f"seed-{seed}"
+            if progress:
+                from ..progress import Progress
+                Progress().note(f"compare: {arm}, seed {seed} of {seeds}")
             if not (run / "train" / "summary.json").is_file():
                 Trainer(TrainConfig(data=data, model=model, out=str(run / "train"), seed=seed, max_tokens=budget,
                                     epochs=100.0, **options), progress=progress).run()
@@ -120,7 +123,8 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
                 target = run / suite_dirname(suite)
                 if not (target / "summary.json").is_file():
                     evaluate(model, suite, target, adapter=str(run / "train" / "adapter"),
-                             limit=limit.get(suite) if isinstance(limit, dict) else limit, batch_size=batch_size)
+                             limit=limit.get(suite) if isinstance(limit, dict) else limit, batch_size=batch_size,
+                             progress=progress)
                 evals[suite][arm].append(target)
     results = {}
     for suite, arms in evals.items():

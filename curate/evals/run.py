@@ -65,13 +65,18 @@ def _step_summary(per_step: list[list[float]]) -> dict:
 
 
 def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None, device: str = "auto",
-             limit: int | None = None, batch_size: int = 16, loaded=None) -> dict:
-    """Run `suite` on `model` (+ `adapter`); `loaded` reuses an already loaded (model, tokenizer)."""
+             limit: int | None = None, batch_size: int = 16, loaded=None, progress: bool = False) -> dict:
+    """Run `suite` on `model` (+ `adapter`); `loaded` reuses an already loaded (model, tokenizer).
+    With `progress`, a bar on a terminal and a line per stage when piped."""
     import torch
+    from ..progress import Progress
     spec = load_suite(suite)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     records = suite_records(spec, limit)
+    bar = Progress(enabled=progress)
+    if loaded is None:
+        bar.note(f"eval {spec.name}: loading {model}" + (f" with adapter {adapter}" if adapter else ""))
     lm, tokenizer = loaded or load_for_eval(model, adapter, device)
     conversations = []
     for r in records:
@@ -79,8 +84,13 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
         if spec.system and not r.get("system"):
             messages = [{"role": "system", "content": spec.system}] + messages
         conversations.append(messages)
+    bar.note(f"eval {spec.name}: generating {len(records)} answers on {device}")
     start = time.perf_counter()
-    predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop)
+    with bar:
+        task = bar.task(f"eval {spec.name}", total=len(records))
+        predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop,
+                               progress=lambda n: bar.advance(task, n))
+        bar.done(task)
     seconds = time.perf_counter() - start
     refs = [references(r, spec) for r in records]
     per_step = None

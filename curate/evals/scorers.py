@@ -21,8 +21,30 @@ def normalize(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
+# "The output will be 47." / "Answer: Paris" / "The result is: 12": the span after a cue, to the
+# end of its line. A small model states answers in sentences; exact match on the whole reply
+# scored those as wrong, which made every small A/B read 0.0 -> 0.0.
+_CUE = re.compile(r"(?:answer|output|result|solution)\s*(?:is|will be|would be|should be|=|:)\s*:?\s*(.+)", re.I)
+
+
+def answer_candidates(pred: str) -> list[str]:
+    """What a reply gives as its answer: the whole reply, its first line, and the span after an
+    answer cue ("the output will be ...", "answer: ...") on that first line. Only the first line:
+    a reply that states two answers on two lines is not right because one of them is."""
+    text = (pred or "").strip()
+    first = text.split("\n", 1)[0].strip()
+    found = [text, first]
+    cue = _CUE.search(first)
+    if cue:
+        found.append(cue.group(1).strip().strip("\"'`").rstrip("."))
+    return found
+
+
 def exact_match(pred: str, refs: list[str]) -> float:
-    return float(any(normalize(pred) == normalize(r) for r in refs))
+    """Right when the reply, its first line, or the answer after a cue equals a reference
+    (SQuAD normalisation)."""
+    wanted = {normalize(r) for r in refs}
+    return float(any(normalize(c) in wanted for c in answer_candidates(pred)))
 
 
 def token_f1(pred: str, ref: str) -> float:

@@ -131,8 +131,12 @@ class Trainer:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         device = _device(cfg)
+        from ..progress import Progress
+        notes = Progress(enabled=self.progress)
         tokenizer = load_tokenizer(cfg.model)
         plan = make_plan(cfg, tokenizer, load_training_records(cfg.data, cfg.limit))
+        notes.note(f"train: {plan.examples:,} examples in {len(plan.rows):,} packed rows, {plan.tokens:,} tokens; "
+                   f"loading {cfg.model} on {device}")
         dtype = cfg.dtype if cfg.dtype != "auto" else ("bf16" if device.startswith("cuda") else "fp32")
         model = _lora(load_model(cfg.model, device, dtype), cfg)
         rows_per_step = cfg.batch_size * cfg.grad_accum
@@ -148,13 +152,14 @@ class Trainer:
         pad = tokenizer.pad_token_id
         model.train()
         tokens_done = sum(len(r.ids) for r in plan.rows[: start_step * rows_per_step])
-        from ..progress import Progress
+        notes.note(f"train: {steps} steps" + (f", resuming after step {start_step}" if start_step else ""))
         with Progress(enabled=self.progress) as bar:
             task = bar.task("train", total=steps)
             bar.advance(task, start_step)
             seconds = self._steps(model, optimizer, scheduler, plan, steps, start_step, seconds_before, tokens_done,
                                   device, dtype, params, pad, metrics, bar, task)
         metrics.close()
+        notes.note(f"train: saving the adapter to {self.out / 'adapter'}")
         model.save_pretrained(str(self.out / "adapter"))
         summary = {"model": cfg.model, "device": device, "dtype": dtype, "steps": steps, "rows": len(plan.rows),
                    "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,

@@ -62,7 +62,8 @@ def train_and_eval(run_dir: Path, train: dict | None, evaluation: EvalBlock | No
             key = digest([suite, model, adapter, evaluation.limit])[:12]
             out = run_dir / f"{suite_dirname(suite)}-{key}"
             if not (out / "summary.json").is_file():
-                evaluate(model, suite, out, adapter=adapter, limit=evaluation.limit, batch_size=evaluation.batch_size)
+                evaluate(model, suite, out, adapter=adapter, limit=evaluation.limit, batch_size=evaluation.batch_size,
+                         progress=progress)
             done.setdefault("eval", {})[suite] = json.loads((out / "summary.json").read_text())["score"]
     return done
 

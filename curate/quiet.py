@@ -1,0 +1,44 @@
+"""Third-party noise stays out of the user's terminal and goes to a log file.
+
+transformers, peft, torch and datasets print warnings ("`loss_type=None` was set ..."), advisory
+notes and "Loading weights" progress bars that say nothing to a curate user and bury curate's own
+progress. The command line therefore, before anything imports them:
+
+- turns off Hugging Face progress bars and transformers' advisory warnings (their own switches);
+- sends Python warnings and every library's log records to `<cache>/logs/curate.log` instead of
+  the terminal (the path is in docs/GUIDE.md, for when something needs explaining).
+
+curate's own messages (progress, notes, `error:` lines) are printed by curate and are not affected.
+Only the CLI calls this: a Python user's own logging and warnings setup is left alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error",
+             "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "TOKENIZERS_PARALLELISM": "false",
+             "DATASETS_VERBOSITY": "error"}
+
+
+def log_path() -> Path:
+    from .user_cache import cache_dir
+    folder = cache_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / "curate.log"
+
+
+def quiet_third_party() -> None:
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    try:
+        handler: logging.Handler = logging.FileHandler(log_path(), encoding="utf-8")
+    except OSError:                     # no writable cache: drop the noise rather than print it
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)       # warnings.warn(...) -> the "py.warnings" logger -> the file
