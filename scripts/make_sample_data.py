@@ -311,6 +311,32 @@ def build_messy() -> list[dict]:
     return rows
 
 
+SENTIMENT_ASK = ["Classify the sentiment of the sentence as positive or negative.",
+                 "Is the sentiment of this review positive or negative?",
+                 "Label the sentence positive or negative."]
+SUBJECTS = ["The soundtrack", "The lead actor", "The plot", "The final act", "The dialogue", "The camera work",
+            "The pacing", "The ending", "The script", "The cast", "The opening scene", "The humour"]
+GOOD_WORDS = ["wonderful", "moving", "sharp", "delightful", "gripping", "warm", "clever", "beautiful", "brilliant",
+              "charming"]
+BAD_WORDS = ["dull", "clumsy", "tedious", "flat", "forgettable", "grating", "lifeless", "muddled", "tiresome",
+             "shallow"]
+
+
+def build_sentiment(n: int = 400) -> list[dict]:
+    """Sentiment drills with one-word answers, for the README's `curate compare` example: short
+    made-up review sentences, so none is an Instruction-Induction `sentiment` eval item (those
+    are Stanford Sentiment Treebank sentences; tests/test_shared_data.py checks)."""
+    drills = random.Random(11)
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 else "negative"
+        words = GOOD_WORDS if label == "positive" else BAD_WORDS
+        first, second = drills.sample(words, 2)
+        sentence = f"{drills.choice(SUBJECTS)} was {first} and {second}."
+        rows.append({"instruction": drills.choice(SENTIMENT_ASK), "input": sentence, "output": label})
+    return rows
+
+
 def write(path: Path, rows: list[dict]) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for row in rows:
@@ -323,4 +349,6 @@ if __name__ == "__main__":
     write(OUT / "sample_chat.jsonl", build_chat())
     write(OUT / "sample_eval.jsonl", EVAL)
     write(OUT / "sample_messy.jsonl", build_messy())
-    print(f"wrote sample.jsonl, sample_chat.jsonl, sample_eval.jsonl and sample_messy.jsonl in {OUT}")
+    write(OUT / "sample_sentiment.jsonl", build_sentiment())
+    print(f"wrote sample.jsonl, sample_chat.jsonl, sample_eval.jsonl, sample_messy.jsonl and sample_sentiment.jsonl "
+          f"in {OUT}")

@@ -20,6 +20,8 @@ from conftest import make_tiny_llama, write_jsonl
     (S.exact_match, "The output will be 47.", ["47"], 1.0),
     (S.exact_match, "Answer: \"Paris\"\nIt is the capital.", ["paris"], 1.0),
     (S.exact_match, "48\nThe output is 47", ["47"], 0.0),
+    (S.exact_match, "The output will be 1 + 20 = 21.", ["21"], 1.0),
+    (S.exact_match, "The output will be 1 + 43 = 143.", ["44"], 0.0),
     (S.exact_match, "I think 47 or 48", ["47"], 0.0),
     (S.numeric_match, "She pays 3 * 6 = 18 dollars.\n#### 18", ["... #### 18"], 1.0),
     (S.numeric_match, "The total is 1,250.", ["#### 1250"], 1.0),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from curate.errors import ConfigError
@@ -73,3 +75,11 @@ def test_python_api_mirrors_yaml():
                          steps=[{"use": "dedup.exact"}, {"use": "filter.where",
                                                          "with": {"expr": "length(response) > 20"}}])
     assert from_python.resolved() == Recipe.from_yaml(GOOD).resolved()
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "recipes").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_every_bundled_recipe_loads(path, monkeypatch):
+    monkeypatch.chdir(path.parent.parent)              # as the README runs them: from the repository root
+    recipe = Recipe.load(path)
+    assert recipe.name and recipe.inputs

@@ -118,3 +118,14 @@ def test_language_filter_on_parallel_questions_in_twelve_languages(tmp_path):
     assert rejected["reason"].unique().to_list() == ["language"]
     unsure = rejected.filter(pl.col("detail").str.contains("unsure"))
     assert unsure.height > 0 and unsure["detail"].str.contains("no kept language is a plausible reading").all()
+
+
+def test_the_sentiment_sample_shares_no_item_with_its_eval_suite():
+    """The README's compare example trains on data/sample_sentiment.jsonl and evaluates on
+    Instruction-Induction `sentiment`: no training sentence may be an eval sentence."""
+    import json
+    from conftest import ROOT
+    evals = json.loads((SHARED / "instruction_induction" / "raw" / "execute" / "sentiment.json").read_text())
+    eval_inputs = {" ".join(e["input"].split()).lower() for e in evals["examples"].values()}
+    drills = [json.loads(line) for line in (ROOT / "data" / "sample_sentiment.jsonl").read_text().splitlines()]
+    assert len(drills) == 400 and not {d["input"].lower() for d in drills} & eval_inputs

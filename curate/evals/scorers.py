@@ -28,8 +28,9 @@ _CUE = re.compile(r"(?:answer|output|result|solution)\s*(?:is|will be|would be|s
 
 
 def answer_candidates(pred: str) -> list[str]:
-    """What a reply gives as its answer: the whole reply, its first line, and the span after an
-    answer cue ("the output will be ...", "answer: ...") on that first line. Only the first line:
+    """What a reply gives as its answer: the whole reply, its first line, the span after an answer
+    cue ("the output will be ...", "answer: ...") on that first line, and the result after the last
+    `=` of either (a worked equation). Only the first line:
     a reply that states two answers on two lines is not right because one of them is."""
     text = (pred or "").strip()
     first = text.split("\n", 1)[0].strip()
@@ -37,6 +38,9 @@ def answer_candidates(pred: str) -> list[str]:
     cue = _CUE.search(first)
     if cue:
         found.append(cue.group(1).strip().strip("\"'`").rstrip("."))
+    for text in list(found[1:]):              # "1 + 20 = 21": the result of a worked equation
+        if "=" in text:
+            found.append(text.rsplit("=", 1)[1].strip().rstrip("."))
     return found
 
 

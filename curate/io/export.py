@@ -62,7 +62,8 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
     per_shard = max(1, math.ceil(n_rows / n_shards))
     n_shards = max(1, math.ceil(n_rows / per_shard))  # e.g. 9 rows asked in 4 shards: 3 shards of 3
     ext = "parquet" if fmt == "parquet" else "jsonl"
-    staging = to.parent / f".{to.name}.curate-tmp-{os.getpid()}"
+    where = to.resolve()            # `--to .` has no name of its own to put the staging folder beside
+    staging = where.parent / f".{where.name}.curate-tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         (staging / "data").mkdir(parents=True)
