@@ -197,9 +197,10 @@ def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA 
                               {"max_len": max_len, "lr": lr})
     except CurateError as exc:
         _fail(exc)
+    from .evals.compare import power_note
     for name, r in results.items():
         typer.echo(f"{name}: {r['baseline']:.4f} -> {r['treatment']:.4f} ({r['diff']:+.4f}, 95% "
-                   f"[{r['low']:+.4f}, {r['high']:+.4f}]) {r['verdict']}")
+                   f"[{r['low']:+.4f}, {r['high']:+.4f}]) {r['verdict']}; {power_note(r)}")
     typer.echo(str(Path(out) / "report.md"))
 
 

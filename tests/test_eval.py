@@ -125,6 +125,22 @@ def test_bootstrap_interval_covers_a_known_difference():
     assert bootstrap_diff(treat, base)["verdict"] == "worse"
 
 
+def test_detectable_difference_is_found_about_80_percent_of_the_time():
+    """A true difference equal to the reported minimum detectable difference comes out "better" in
+    about 80% of repeated comparisons, and the advice on items scales as 1/sqrt(items)."""
+    from curate.evals.compare import bootstrap_diff, items_needed, power_note
+    rng = np.random.default_rng(1)
+    items, seeds = 300, 2
+    p = rng.uniform(0.2, 0.8, items)
+    draw = lambda shift: (rng.random((seeds, items)) < np.clip(p + shift, 0, 1)).astype(float)  # noqa: E731
+    null = bootstrap_diff(draw(0), draw(0), rounds=1000)
+    mde = null["detectable"]
+    assert 0.03 < mde < 0.2 and "can only detect differences of" in power_note(null)
+    found = [bootstrap_diff(draw(0), draw(mde), rounds=500, seed=k)["verdict"] == "better" for k in range(40)]
+    assert 0.6 <= np.mean(found) <= 0.97, np.mean(found)
+    assert items_needed(null, mde / 2) == pytest.approx(4 * items, rel=0.01)
+
+
 def test_compare_trains_both_arms_at_equal_cost_and_reports(tiny, tmp_path, cli):
     write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Say {w}.", "output": w} for w in ["yes", "no"] * 6])
     write_jsonl(tmp_path / "b.jsonl", [{"instruction": f"Repeat {w} twice.", "output": f"{w} {w}"}
@@ -139,5 +155,43 @@ def test_compare_trains_both_arms_at_equal_cost_and_reports(tiny, tmp_path, cli)
     assert len(budgets) == 1 and len(list((tmp_path / "cmp").glob("*/seed-*/train/summary.json"))) == 4
     report = (tmp_path / "cmp" / "report.md").read_text()
     assert "95% interval" in report and (tmp_path / "cmp" / "compare.png").is_file()
+    assert "detectable (80% power)" in report and "detect differences of" in result.output
     verdict = json.loads((tmp_path / "cmp" / "compare.json").read_text())[str(tmp_path / "suite.yaml")]["verdict"]
     assert verdict in ("better", "worse", "inconclusive")
+
+
+def test_compare_reuses_an_arm_only_when_everything_that_made_it_is_the_same(tiny, tmp_path, cli, monkeypatch):
+    import curate.evals.run as run_module
+    from curate.train.loop import Trainer
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    calls = {"train": 0, "eval": 0}
+    train, evaluate = Trainer.run, run_module.evaluate
+
+    def counted_train(self):
+        calls["train"] += 1
+        return train(self)
+
+    def counted_eval(*args, **kwargs):
+        calls["eval"] += 1
+        return evaluate(*args, **kwargs)
+    monkeypatch.setattr(Trainer, "run", counted_train)
+    monkeypatch.setattr(run_module, "evaluate", counted_eval)
+    write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Say {w}.", "output": w} for w in ["yes", "no"] * 6])
+    write_jsonl(tmp_path / "b.jsonl", [{"instruction": f"Repeat {w}.", "output": f"{w} {w}"} for w in ["yes", "no"] * 6])
+    (tmp_path / "suite.yaml").write_text("inputs: [{path: a.jsonl}]\nscorer: exact_match\nmax_new_tokens: 4\n")
+
+    def compare(*extra):
+        calls.update(train=0, eval=0)
+        result = cli("compare", "--baseline", tmp_path / "a.jsonl", "--treatment", tmp_path / "b.jsonl", "--suite",
+                     tmp_path / "suite.yaml", "--model", tiny, "--seeds", "1", "--max-len", "64", *extra)
+        assert result.exit_code == 0, result.output
+        return dict(calls)
+    assert compare("--out", tmp_path / "c1") == {"train": 2, "eval": 2}
+    assert compare("--out", tmp_path / "c1") == {"train": 0, "eval": 0}          # the same: reused
+    assert compare("--out", tmp_path / "c2") == {"train": 0, "eval": 0}          # also from another --out
+    assert compare("--out", tmp_path / "c1", "--lr", "1e-3") == {"train": 2, "eval": 2}
+    config = json.loads((tmp_path / "c1" / "baseline" / "seed-0" / "train" / "train_config.json").read_text())
+    assert config["lr"] == 1e-3                                                   # not the old adapter
+    assert compare("--out", tmp_path / "c1", "--lr", "1e-3", "--limit", "2") == {"train": 0, "eval": 2}
+    write_jsonl(tmp_path / "b.jsonl", [{"instruction": f"Echo {w}.", "output": w} for w in ["yes", "no"] * 6])
+    assert compare("--out", tmp_path / "c1", "--lr", "1e-3", "--limit", "2") == {"train": 1, "eval": 1}

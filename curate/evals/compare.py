@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..user_cache import cache_dir
+from .identity import arm_key, eval_key
+
 
 def bootstrap_diff(baseline: np.ndarray, treatment: np.ndarray, rounds: int = 2000, seed: int = 0,
                    level: float = 0.95) -> dict:
@@ -32,9 +35,38 @@ def bootstrap_diff(baseline: np.ndarray, treatment: np.ndarray, rounds: int = 20
     lo, hi = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
     diff = float(treatment.mean() - baseline.mean())
     verdict = "better" if lo > 0 else "worse" if hi < 0 else "inconclusive"
+    mde = detectable(float(diffs.std(ddof=1)))
     return {"baseline": float(baseline.mean()), "treatment": float(treatment.mean()), "diff": diff,
             "low": float(lo), "high": float(hi), "level": level, "verdict": verdict,
-            "seeds": [int(baseline.shape[0]), int(treatment.shape[0])], "items": int(n_items)}
+            "seeds": [int(baseline.shape[0]), int(treatment.shape[0])], "items": int(n_items),
+            "detectable": round(mde, 4)}
+
+
+Z_95, Z_80 = 1.959964, 0.841621      # two-sided 5% test; 80% power
+
+
+def detectable(standard_error: float) -> float:
+    """The smallest true difference this comparison finds with 80% power at the 5% level: (z_0.975 +
+    z_0.8) standard errors of the difference, the standard error read off the bootstrap."""
+    return (Z_95 + Z_80) * standard_error
+
+
+def items_needed(result: dict, target: float) -> int:
+    """About how many eval items would make `target` detectable, if the spread is mostly between
+    items (it falls as 1/sqrt(items)); seed-to-seed spread does not fall with more items."""
+    if result["detectable"] <= 0:
+        return result["items"]
+    return int(np.ceil(result["items"] * (result["detectable"] / target) ** 2))
+
+
+def power_note(result: dict) -> str:
+    """One plain sentence on what this comparison could have found."""
+    mde = result["detectable"]
+    if result["verdict"] != "inconclusive":
+        return f"it could detect differences of {mde:.3f} or more"
+    half = mde / 2
+    return (f"it can only detect differences of {mde:.3f} or more; to see {half:.3f}, use about "
+            f"{items_needed(result, half):,} items")
 
 
 def scores_matrix(eval_dirs: list[Path]) -> tuple[np.ndarray, list[str]]:
@@ -67,11 +99,12 @@ def plot_comparison(results: dict[str, dict], out: Path) -> Path:
 
 
 def write_report(results: dict[str, dict], out: Path, title: str) -> Path:
-    lines = [f"# {title}", "", "| metric | items | baseline | treatment | difference | 95% interval | verdict |",
-             "|---|---:|---:|---:|---:|---|---|"]
+    lines = [f"# {title}", "", "| metric | items | baseline | treatment | difference | 95% interval | verdict "
+             "| detectable (80% power) |", "|---|---:|---:|---:|---:|---|---|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['items']} | {r['baseline']:.4f} | {r['treatment']:.4f} | {r['diff']:+.4f} | "
-                     f"[{r['low']:+.4f}, {r['high']:+.4f}] | **{r['verdict']}** |")
+                     f"[{r['low']:+.4f}, {r['high']:+.4f}] | **{r['verdict']}** | {r['detectable']:.4f} |")
+    lines += [""] + [f"- {name}: {power_note(r)}." for name, r in results.items()]
     first = next(iter(results.values()))
     lines += ["", f"Seeds: baseline {first['seeds'][0]}, treatment {first['seeds'][1]}. "
               "Interval: percentile bootstrap resampling items (paired) and seeds (per arm), 2,000 rounds.",
@@ -96,6 +129,18 @@ def equal_budget(datas: list[str], model: str, max_len: int) -> int:
     return min(totals)
 
 
+def _link(source: Path, link: Path) -> None:
+    """`link` (in the --out folder) points at a result in the cache; an old folder or link there,
+    from a run with other settings, is replaced, never reused."""
+    import shutil
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.is_dir():
+        shutil.rmtree(link)
+    link.symlink_to(source.resolve(), target_is_directory=True)
+
+
 def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, model: str, seeds: int = 3,
             max_tokens: int | None = None, limit: int | dict[str, int] | None = None,
             train_options: dict | None = None, progress: bool = True, batch_size: int = 16) -> dict:
@@ -110,28 +155,41 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     max_len = options.get("max_len", 1024)
     budget = max_tokens or equal_budget([baseline, treatment], model, max_len)
     evals: dict[str, dict[str, list[Path]]] = {s: {"baseline": [], "treatment": []} for s in suites}
+    store = cache_dir() / "compare"
+    keys: dict[str, dict] = {}
+    from ..progress import Progress
+    notes = Progress(enabled=progress)
     for arm, data in (("baseline", baseline), ("treatment", treatment)):
         for seed in range(seeds):
             run = out / arm / f"seed-{seed}"
-            if progress:
-                from ..progress import Progress
-                Progress().note(f"compare: {arm}, seed {seed} of {seeds}")
-            if not (run / "train" / "summary.json").is_file():
-                Trainer(TrainConfig(data=data, model=model, out=str(run / "train"), seed=seed, max_tokens=budget,
-                                    epochs=100.0, **options), progress=progress).run()
+            cfg = TrainConfig(data=data, model=model, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
+            trained_key = arm_key(data, model, cfg.model_dump(mode="json", exclude={"data", "out"}))
+            trained = store / "train" / trained_key
+            if (trained / "summary.json").is_file():
+                notes.note(f"compare: {arm}, seed {seed}: reusing the adapter trained with the same data and settings")
+            else:
+                notes.note(f"compare: {arm}, seed {seed} of {seeds}: training")
+                Trainer(cfg.model_copy(update={"out": str(trained)}), progress=progress).run()
+            _link(trained, run / "train")
+            keys[f"{arm}/seed-{seed}"] = {"train": trained_key}
             for suite in suites:
-                target = run / suite_dirname(suite)
-                if not (target / "summary.json").is_file():
-                    evaluate(model, suite, target, adapter=str(run / "train" / "adapter"),
-                             limit=limit.get(suite) if isinstance(limit, dict) else limit, batch_size=batch_size,
+                n = limit.get(suite) if isinstance(limit, dict) else limit
+                scored_key = eval_key(trained_key, suite, n, batch_size)
+                scored = store / "eval" / scored_key
+                if not (scored / "summary.json").is_file():
+                    evaluate(model, suite, scored, adapter=str(trained / "adapter"), limit=n, batch_size=batch_size,
                              progress=progress)
+                target = run / suite_dirname(suite)
+                _link(scored, target)
+                keys[f"{arm}/seed-{seed}"][suite] = scored_key
                 evals[suite][arm].append(target)
     results = {}
     for suite, arms in evals.items():
         b, _ = scores_matrix(arms["baseline"])
         t, _ = scores_matrix(arms["treatment"])
         results[suite] = bootstrap_diff(b, t)
-    results_meta = {"budget_tokens": budget, "model": model, "baseline": baseline, "treatment": treatment}
+    results_meta = {"budget_tokens": budget, "model": model, "baseline": baseline, "treatment": treatment,
+                    "results": keys, "store": str(store)}
     (out / "compare_setup.json").write_text(json.dumps(results_meta, indent=2))
     write_report(results, out, f"{Path(treatment).name} vs {Path(baseline).name} on {model}, {budget:,} tokens each")
     return results

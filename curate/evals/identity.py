@@ -1,0 +1,56 @@
+"""What an A/B arm and an eval result are made of, as fingerprints, so `curate compare` reuses a
+result only when everything that produced it is the same.
+
+Before, a rerun into the same `--out` with another `--lr`, `--limit` or suite silently reused the
+old adapters and scores. Now a trained arm is keyed by the content of its data, the model, every
+training setting and the seed; an eval result by that arm, the suite (its settings and the content
+of its data files), the item limit and the batch size. Results live in the user cache
+(`<cache>/compare/`), so a second comparison that shares an arm (the same baseline against a new
+treatment) trains it once, whatever its `--out`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..fingerprint import digest, files_fingerprint
+
+
+def data_identity(data: str) -> list:
+    """The content of what `curate train DATA` reads: a run's final dataset, an export's shards,
+    data files, or a Hub id (by name: its content is the Hub's)."""
+    if data.startswith("hub:"):
+        return ["hub", data]
+    path = Path(data)
+    if path.is_dir() and (path / "final.parquet").is_file():
+        return ["run", files_fingerprint([path / "final.parquet"])]
+    if path.is_dir():
+        return ["export", files_fingerprint(sorted(path.glob("data/*")))]
+    from ..io.files import resolve_files
+    return ["files", files_fingerprint(resolve_files(data, None, "DATA"))]
+
+
+def model_identity(model: str) -> list:
+    """A Hub id or bundled name by name; a local folder by the content of its files."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return ["folder", files_fingerprint(sorted(p for p in path.rglob("*") if p.is_file()))]
+    return ["name", model]
+
+
+def suite_identity(suite: str) -> list:
+    """A suite's settings and the content of the files it reads."""
+    from ..io.files import resolve_files
+    from .suites import load_suite
+    spec = load_suite(suite)
+    files = [files_fingerprint(resolve_files(item["path"], None, f"suite {spec.name}"))
+             for item in spec.inputs if item.get("path")]
+    return [spec.model_dump(mode="json"), files]
+
+
+def arm_key(data: str, model: str, train_settings: dict) -> str:
+    return digest("arm", data_identity(data), model_identity(model), train_settings)[:16]
+
+
+def eval_key(arm: str, suite: str, limit: int | None, batch_size: int) -> str:
+    return digest("eval", arm, suite_identity(suite), limit, batch_size)[:16]
