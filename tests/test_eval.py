@@ -195,3 +195,68 @@ def test_compare_reuses_an_arm_only_when_everything_that_made_it_is_the_same(tin
     assert compare("--out", tmp_path / "c1", "--lr", "1e-3", "--limit", "2") == {"train": 0, "eval": 2}
     write_jsonl(tmp_path / "b.jsonl", [{"instruction": f"Echo {w}.", "output": w} for w in ["yes", "no"] * 6])
     assert compare("--out", tmp_path / "c1", "--lr", "1e-3", "--limit", "2") == {"train": 1, "eval": 1}
+
+
+def _manual_logprob(model, prompt: list[int], cont: list[int]) -> float:
+    """One sequence, one plain forward pass: the reference the batched scorer must equal."""
+    import torch
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([prompt + cont])).logits[0].float()
+    lp = torch.log_softmax(logits[len(prompt) - 1:len(prompt) + len(cont) - 1], dim=-1)
+    return float(lp.gather(-1, torch.tensor(cont)[:, None]).sum())
+
+
+def test_choice_and_ref_loss_equal_one_sequence_at_a_time(tiny, tmp_path):
+    from curate.evals.run import evaluate
+    from curate.models.greedy import render_prompts
+    from curate.models.lm import load_for_eval
+    from curate.records import to_messages
+    rows = [{"instruction": f"Pick the colour of item {i}.", "output": c, "opts": json.dumps(["red", "green", "blue"]),
+             "gold": ["red", "green", "blue"].index(c)} for i, c in enumerate(["red", "blue", "green", "blue", "red"])]
+    write_jsonl(tmp_path / "mc.jsonl", rows)
+    (tmp_path / "mc.yaml").write_text("inputs: [{path: mc.jsonl, keep: [opts, gold]}]\nscorer: choice\n"
+                                      "options_field: opts\ngold_field: gold\ngroup_by: null\n")
+    summary = evaluate(tiny, str(tmp_path / "mc.yaml"), tmp_path / "e", batch_size=4)
+    preds = pl.read_parquet(tmp_path / "e" / "predictions.parquet")
+    model, tok = load_for_eval(tiny, None, "cpu")
+    for row, pred in zip(rows, preds.iter_rows(named=True)):
+        prompt = render_prompts(tok, [to_messages({"instruction": row["instruction"], "response": ""})[:-1]])[0]
+        options = json.loads(row["opts"])
+        manual = [_manual_logprob(model, prompt, tok(o, add_special_tokens=False)["input_ids"]) for o in options]
+        assert pred["prediction"] == options[int(np.argmax(manual))]
+        assert pred["score"] == float(int(np.argmax(manual)) == row["gold"])
+        others = [m for k, m in enumerate(manual) if k != row["gold"]]
+        assert pred["margin"] == pytest.approx(manual[row["gold"]] - max(others), abs=1e-3)
+    assert set(summary) >= {"acc_norm", "margin"} and summary["items"] == 5
+    (tmp_path / "loss.yaml").write_text("inputs: [{path: mc.jsonl}]\nscorer: ref_loss\ngroup_by: null\n")
+    loss = evaluate(tiny, str(tmp_path / "loss.yaml"), tmp_path / "l")
+    got = pl.read_parquet(tmp_path / "l" / "predictions.parquet")["score"].to_list()
+    for row, value in zip(rows, got):
+        prompt = render_prompts(tok, [to_messages({"instruction": row["instruction"], "response": ""})[:-1]])[0]
+        cont = tok(row["output"], add_special_tokens=False)["input_ids"]
+        assert value == pytest.approx(-_manual_logprob(model, prompt, cont) / len(cont), abs=1e-3)
+    assert loss["lower_is_better"] is True
+
+
+def test_a_choice_suite_without_options_names_the_item(tiny, tmp_path):
+    from curate.evals.run import evaluate
+    write_jsonl(tmp_path / "mc.jsonl", [{"instruction": "Pick.", "output": "red", "opts": "[\"red\", \"blue\"]"},
+                                        {"instruction": "Pick again.", "output": "green", "opts": "[\"red\"]"}])
+    (tmp_path / "mc.yaml").write_text("inputs: [{path: mc.jsonl, keep: [opts]}]\nscorer: choice\noptions_field: opts\n")
+    with pytest.raises(ConfigError, match=r"suite mc: item mc.jsonl:2 has 1 option\(s\)"):
+        evaluate(tiny, str(tmp_path / "mc.yaml"), tmp_path / "e")
+
+
+def test_compare_reads_a_loss_the_right_way_round_and_adds_the_margin(tmp_path):
+    from curate.evals.compare import bootstrap_diff, metrics_of, oriented
+    folder = tmp_path / "e"
+    folder.mkdir()
+    pl.DataFrame({"id": ["a"], "score": [1.0], "margin": [0.5]}).write_parquet(folder / "predictions.parquet")
+    (folder / "summary.json").write_text(json.dumps({"score": 1.0}))
+    assert metrics_of(folder, "mc") == [("mc", "score", False), ("mc (margin)", "margin", False)]
+    (folder / "summary.json").write_text(json.dumps({"score": 1.0, "lower_is_better": True}))
+    assert metrics_of(folder, "loss")[0] == ("loss (loss, lower is better)", "score", True)
+    rng = np.random.default_rng(0)
+    base = rng.normal(2.0, 0.1, (2, 200))
+    lower = oriented(bootstrap_diff(base, base - 0.2), lower_is_better=True)
+    assert lower["diff"] < 0 and lower["verdict"] == "better"

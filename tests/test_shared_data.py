@@ -129,3 +129,14 @@ def test_the_sentiment_sample_shares_no_item_with_its_eval_suite():
     eval_inputs = {" ".join(e["input"].split()).lower() for e in evals["examples"].values()}
     drills = [json.loads(line) for line in (ROOT / "data" / "sample_sentiment.jsonl").read_text().splitlines()]
     assert len(drills) == 400 and not {d["input"].lower() for d in drills} & eval_inputs
+
+
+@pytest.mark.parametrize("task,options", [("snarks", ["(A)", "(B)"]), ("sports_understanding", ["no", "yes"]),
+                                          ("boolean_expressions", ["False", "True"])])
+def test_bbh_choice_finds_each_tasks_options(task, options):
+    from curate.evals.loglik_scoring import checked_items
+    from curate.evals.run import suite_records
+    from curate.evals.suites import load_suite
+    spec = load_suite(f"bbh-choice:{task}")
+    items = checked_items(suite_records(spec), spec)
+    assert len(items) >= 100 and all(opts[:2] == options for opts, _ in items)

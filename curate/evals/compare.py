@@ -69,7 +69,7 @@ def power_note(result: dict) -> str:
             f"{items_needed(result, half):,} items")
 
 
-def scores_matrix(eval_dirs: list[Path]) -> tuple[np.ndarray, list[str]]:
+def scores_matrix(eval_dirs: list[Path], column: str = "score") -> tuple[np.ndarray, list[str]]:
     """(seeds, items) scores from `curate eval` folders of one arm, aligned by item id."""
     import polars as pl
     frames = [pl.read_parquet(Path(d) / "predictions.parquet").sort("id") for d in eval_dirs]
@@ -77,7 +77,26 @@ def scores_matrix(eval_dirs: list[Path]) -> tuple[np.ndarray, list[str]]:
     for f in frames[1:]:
         if f["id"].to_list() != ids:
             raise ValueError("eval folders of one comparison must cover the same items")
-    return np.stack([f["score"].to_numpy() for f in frames]), ids
+    return np.stack([f[column].to_numpy() for f in frames]), ids
+
+
+def metrics_of(eval_dir: Path, suite: str) -> list[tuple[str, str, bool]]:
+    """(report name, predictions column, lower is better) for each metric a suite's results carry:
+    the score, and for `choice` suites also the continuous margin."""
+    import polars as pl
+    summary = json.loads((Path(eval_dir) / "summary.json").read_text())
+    lower = bool(summary.get("lower_is_better"))
+    metrics = [(suite + (" (loss, lower is better)" if lower else ""), "score", lower)]
+    if "margin" in pl.read_parquet_schema(Path(eval_dir) / "predictions.parquet"):
+        metrics.append((f"{suite} (margin)", "margin", False))
+    return metrics
+
+
+def oriented(result: dict, lower_is_better: bool) -> dict:
+    """A loss that fell is "better": the verdict follows the metric's direction."""
+    if lower_is_better and result["verdict"] != "inconclusive":
+        result["verdict"] = "better" if result["verdict"] == "worse" else "worse"
+    return result
 
 
 def plot_comparison(results: dict[str, dict], out: Path) -> Path:
@@ -185,9 +204,10 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
                 evals[suite][arm].append(target)
     results = {}
     for suite, arms in evals.items():
-        b, _ = scores_matrix(arms["baseline"])
-        t, _ = scores_matrix(arms["treatment"])
-        results[suite] = bootstrap_diff(b, t)
+        for name, column, lower in metrics_of(arms["baseline"][0], suite):
+            b, _ = scores_matrix(arms["baseline"], column)
+            t, _ = scores_matrix(arms["treatment"], column)
+            results[name] = oriented(bootstrap_diff(b, t), lower)
     results_meta = {"budget_tokens": budget, "model": model, "baseline": baseline, "treatment": treatment,
                     "results": keys, "store": str(store)}
     (out / "compare_setup.json").write_text(json.dumps(results_meta, indent=2))

@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from ..errors import ConfigError
@@ -19,6 +20,7 @@ from ..records import to_messages
 from ..models.greedy import generate
 from ..models.lm import load_for_eval
 from .scorers import SCORERS
+from .loglik_scoring import LOGLIK_SCORERS, LOWER_IS_BETTER, checked_items, score_choice, score_ref_loss
 from .suites import SuiteSpec, load_suite, memory, references
 
 
@@ -84,17 +86,33 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
         if spec.system and not r.get("system"):
             messages = [{"role": "system", "content": spec.system}] + messages
         conversations.append(messages)
-    bar.note(f"eval {spec.name}: generating {len(records)} answers on {device}")
+    refs = [references(r, spec) for r in records]
+    loglik = spec.scorer in LOGLIK_SCORERS
+    items = checked_items(records, spec) if spec.scorer == "choice" else None
+    bar.note(f"eval {spec.name}: " + ("scoring" if loglik else "generating") + f" {len(records)} answers on {device}")
     start = time.perf_counter()
+    extra_columns: dict = {}
     with bar:
         task = bar.task(f"eval {spec.name}", total=len(records))
-        predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop,
-                               progress=lambda n: bar.advance(task, n))
+        advance = lambda n: bar.advance(task, n)  # noqa: E731
+        if loglik:
+            from ..models.greedy import render_prompts
+            prompts = render_prompts(tokenizer, conversations)
+            scored = (score_choice(lm, tokenizer, prompts, items, advance) if spec.scorer == "choice" else
+                      score_ref_loss(lm, tokenizer, prompts, [r[0] for r in refs], advance))
+            predictions = scored.pop("prediction")
+            extra_columns = scored
+        else:
+            predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop,
+                                   progress=advance)
         bar.done(task)
     seconds = time.perf_counter() - start
-    refs = [references(r, spec) for r in records]
     per_step = None
-    if spec.scorer == "steps_in_order":      # each step scored, not only the item; the item is their mean
+    if loglik:
+        scores = extra_columns.pop("score")
+        if items is not None:
+            refs = [[options[gold]] for options, gold in items]
+    elif spec.scorer == "steps_in_order":      # each step scored, not only the item; the item is their mean
         from .scorers import step_matches
         per_step = [step_matches(p, ref) for p, ref in zip(predictions, refs)]
         scores = [sum(s) / len(s) if s else 0.0 for s in per_step]
@@ -107,6 +125,11 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
                           "group": groups, "prompt": [c[-1]["content"] for c in conversations],
                           "prediction": predictions, "answers": refs, "score": scores})
     extra = {}
+    for name, values in extra_columns.items():      # choice: acc_norm and margin beside acc
+        frame = frame.with_columns(pl.Series(name, values, dtype=pl.Float64))
+        extra[name] = round(float(np.mean(values)), 4)
+    if spec.scorer in LOWER_IS_BETTER:
+        extra["lower_is_better"] = True
     if per_step is not None:
         frame = frame.with_columns(pl.Series("step_scores", per_step, dtype=pl.List(pl.Float64)))
         extra = _step_summary(per_step)

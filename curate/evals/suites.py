@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
+from .loglik_scoring import LOGLIK_SCORERS
 from .scorers import SCORERS
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -52,12 +53,21 @@ class SuiteSpec(BaseModel):
                                                            "instructions live in a separate file that is missing)")
     sequential: bool = Field(False, description="turn each item into a two-step item (a held-out bank step "
                                                 "before or after it), scored per step")
+    options_field: Optional[str] = Field(None, description="choice: column with the options (a list, a JSON "
+                                                           "list, or text split by options_sep)")
+    options_sep: Optional[str] = Field(None, description="choice: separator of options given as text (newline)")
+    options: Optional[str] = Field(None, description="choice: 'letters' (the item's (A) ... lines), 'answers' (the "
+                                                     "distinct answers of the item's group) or 'auto' (letters "
+                                                     "when the item has them, else answers)")
+    gold_field: Optional[str] = Field(None, description="choice: column with the gold option's index or text "
+                                                        "(default: the item's response)")
+    measures: Optional[str] = Field(None, description="what the suite measures, for `curate eval --list`")
 
     @field_validator("scorer")
     @classmethod
     def _known(cls, v):
-        if v not in SCORERS:
-            raise ValueError(f"unknown scorer '{v}'; valid scorers: {', '.join(SCORERS)}")
+        if v not in SCORERS and v not in LOGLIK_SCORERS:
+            raise ValueError(f"unknown scorer '{v}'; valid scorers: {', '.join([*SCORERS, *sorted(LOGLIK_SCORERS)])}")
         return v
 
     @model_validator(mode="after")
@@ -102,6 +112,18 @@ def builtin(name: str) -> SuiteSpec:
                                              "task": "{stem}"}],
                          scorer="exact_match", max_new_tokens=32, group_by="task", stop=["\n"],
                          system="Answer with the answer only.")
+    if base == "bbh-choice":            # log-likelihood of each option: no generation
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"bbh_instruction_format/test_{part or '*'}"),
+                                             "task": "{stem}"}], scorer="choice", group_by="task",
+                         options="auto", system="Answer with the answer only.",
+                         measures="BBH multiple choice by log-likelihood of each option (no generation): acc, "
+                                  "acc_norm, margin")
+    if base == "xquad-loss":
+        lang = part or "en"
+        return SuiteSpec(name=name, inputs=[{"path": _shared(f"xquad/xquad.{lang}.json")}], scorer="ref_loss",
+                         group_by=None, system="Answer with a short span copied from the passage.",
+                         measures="mean per-token loss of the reference answer span given the passage (lower is "
+                                  "better)")
     if base == "xquad":
         lang = part or "en"
         return SuiteSpec(name=name, inputs=[{"path": _shared(f"xquad/xquad.{lang}.json")}], scorer="squad_f1",
