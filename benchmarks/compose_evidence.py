@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("CURATE_DATA", str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 SHARED = ROOT.parent / "shared" / "data"
 WORK = ROOT / "benchmarks" / "work" / "compose_evidence"
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("CURATE_DATA", str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 WORK = ROOT / "benchmarks" / "work" / "first_evidence"
 TASKS = ["sum", "diff", "first_word_letter", "letters_list", "singular_to_plural", "num_to_verbal"]
 

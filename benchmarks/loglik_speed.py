@@ -10,11 +10,13 @@ log-likelihood in batched forward passes. Target: >= 10x the generation scorer's
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("CURATE_DATA", str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 
 
 def main() -> None:

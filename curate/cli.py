@@ -14,6 +14,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Curate instruction datasets with recipes; explore runs with SQL; export to the Hub.")
 
 
+def _use_data_dir(folder: Optional[Path]) -> None:
+    """`--data-dir` is `$CURATE_DATA` for this command (the built-in suites read it)."""
+    if folder is not None:
+        import os
+        os.environ["CURATE_DATA"] = str(folder.expanduser().resolve())
+
+
 def _fail(exc: CurateError) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(exc.exit_code)
@@ -165,8 +172,11 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
           limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items per group"),
           batch_size: int = typer.Option(16, "--batch-size"), device: str = typer.Option("auto", "--device"),
+          data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the built-in suites' data "
+                                                                            "(default: $CURATE_DATA)"),
           quiet: bool = typer.Option(False, "-q", "--quiet")):
-    """Evaluate a model (and adapter) on a suite: batched greedy generation, automatic scoring."""
+    """Evaluate a model (and adapter) on a suite: batched greedy generation or log-likelihoods, automatic scoring."""
+    _use_data_dir(data_dir)
     try:
         from .evals.run import evaluate
         summary = evaluate(model, suite, out, adapter, device, limit, batch_size, progress=not quiet)
@@ -189,8 +199,11 @@ def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA 
             max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="budget per run (default: the "
                                                                                 "smaller dataset's tokens)"),
             limit: Optional[int] = typer.Option(None, "--limit", min=1, help="eval items per group"),
-            max_len: int = typer.Option(1024, "--max-len"), lr: float = typer.Option(2e-4, "--lr")):
+            max_len: int = typer.Option(1024, "--max-len"), lr: float = typer.Option(2e-4, "--lr"),
+            data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the built-in suites' data "
+                                                                              "(default: $CURATE_DATA)")):
     """A/B: train on both datasets at equal cost and seeds, evaluate, report difference with a 95% interval."""
+    _use_data_dir(data_dir)
     try:
         from .evals.compare import compare as run_compare
         results = run_compare(baseline, treatment, suite, out, model, seeds, max_tokens, limit,

@@ -65,3 +65,5 @@ def _cwd(tmp_path, monkeypatch):
     """Tests run from a temporary folder so relative paths and runs/ never touch the repo."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CURATE_CACHE", os.environ.get("CURATE_CACHE", str(Path.home() / ".cache" / "curate")))
+    if SHARED.is_dir():                      # built-in eval suites read the data folder the setting names
+        monkeypatch.setenv("CURATE_DATA", str(SHARED))

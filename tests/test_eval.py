@@ -260,3 +260,16 @@ def test_compare_reads_a_loss_the_right_way_round_and_adds_the_margin(tmp_path):
     base = rng.normal(2.0, 0.1, (2, 200))
     lower = oriented(bootstrap_diff(base, base - 0.2), lower_is_better=True)
     assert lower["diff"] < 0 and lower["verdict"] == "better"
+
+
+def test_built_in_suites_read_the_data_folder_the_setting_names(tmp_path, monkeypatch):
+    from curate.evals.suites import load_suite
+    monkeypatch.delenv("CURATE_DATA", raising=False)
+    with pytest.raises(ConfigError, match="pass --data-dir DIR or set CURATE_DATA=DIR"):
+        load_suite("ii-execute:sum")
+    monkeypatch.setenv("CURATE_DATA", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"suite gsm8k: no data at .*gsm8k/test.jsonl.*openai/gsm8k"):
+        load_suite("gsm8k")
+    (tmp_path / "gsm8k").mkdir()
+    (tmp_path / "gsm8k" / "test.jsonl").write_text('{"question": "1+1?", "answer": "#### 2"}\n')
+    assert load_suite("gsm8k").inputs[0]["path"] == str(tmp_path / "gsm8k" / "test.jsonl")

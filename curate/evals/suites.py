@@ -1,4 +1,5 @@
-"""Eval suites: data + prompt + scorer. Built-in ones read ../shared/data; users write YAML.
+"""Eval suites: data + prompt + scorer. Built-in ones read the data folder (`--data-dir`,
+`$CURATE_DATA`); users write YAML.
 
 A suite YAML:
 
@@ -19,6 +20,7 @@ of alternatives instead).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -29,7 +31,15 @@ from ..errors import ConfigError
 from .loglik_scoring import LOGLIK_SCORERS
 from .scorers import SCORERS
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA_ENV = "CURATE_DATA"
+# The public Hub dataset each built-in suite's files correspond to, for users who are online.
+HUB_SOURCES = {"gsm8k": "openai/gsm8k", "ii-execute": "github: orhonovich/instruction-induction",
+               "ii-single": "github: orhonovich/instruction-induction",
+               "ii-sequential": "github: orhonovich/instruction-induction", "bbh": "lukaemon/bbh",
+               "bbh-choice": "lukaemon/bbh", "xquad": "google/xquad", "xquad-loss": "google/xquad",
+               "coi": "github: amazon-science/chain-of-instructions",
+               "coi-content": "github: amazon-science/chain-of-instructions",
+               "conflictqa": "github: OSU-NLP-Group/LLM-Knowledge-Conflict"}
 # Instruction-Induction tasks with one exact answer per item: the base of the sequential suite.
 SEQUENTIAL_TASKS = ["sum", "diff", "first_word_letter", "second_word_letter", "singular_to_plural",
                     "num_to_verbal", "letters_list", "larger_animal", "active_to_passive", "negation"]
@@ -81,8 +91,19 @@ class SuiteSpec(BaseModel):
         return self
 
 
+def data_dir() -> Path | None:
+    """Where the built-in suites' files are: `--data-dir` or `$CURATE_DATA` (a folder laid out as
+    the project's shared data: gsm8k/, instruction_induction/, bbh_instruction_format/, ...)."""
+    value = os.environ.get(DATA_ENV)
+    return Path(value).expanduser() if value else None
+
+
 def _shared(pattern: str) -> str:
-    return str(SHARED / pattern)
+    root = data_dir()
+    if root is None:
+        raise ConfigError(f"built-in suites read their files from a data folder: pass --data-dir DIR or set "
+                          f"{DATA_ENV}=DIR (for example the project's ../shared/data)")
+    return str(root / pattern)
 
 
 def _ii_execute(tasks: list[str]) -> list[dict]:
@@ -90,7 +111,20 @@ def _ii_execute(tasks: list[str]) -> list[dict]:
 
 
 def builtin(name: str) -> SuiteSpec:
-    """Built-in suites over ../shared/data. `ii-execute:TASK[,TASK...]`, `bbh:TASK`, `xquad:LANG` pick parts."""
+    """Built-in suites over the data folder (`data_dir`). `ii-execute:TASK[,TASK...]`, `bbh:TASK`,
+    `xquad:LANG` pick parts. A suite whose files are missing says where they come from."""
+    spec = _builtin(name)
+    base = name.partition(":")[0]
+    for item in spec.inputs:
+        import glob
+        if not glob.glob(item["path"]):
+            raise ConfigError(f"suite {name}: no data at {item['path']}; point --data-dir (or {DATA_ENV}) at a folder "
+                              f"that has it, or get it from {HUB_SOURCES.get(base, 'its source')} "
+                              "(docs/TRAINING.md lists each suite's files)")
+    return spec
+
+
+def _builtin(name: str) -> SuiteSpec:
     base, _, part = name.partition(":")
     if base == "gsm8k":
         return SuiteSpec(name=name, inputs=[{"path": _shared("gsm8k/test.jsonl")}], scorer="numeric",
