@@ -165,9 +165,13 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
 
 @app.command("eval")
 def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", help="Hub id, local folder or bundled"),
-          suite: str = typer.Option(..., "--suite", help="gsm8k, ii-execute[:TASK], ii-sequential[:TASK], ii-single[:TASK], "
-                                                         "bbh[:TASK], xquad[:LANG], coi, coi-content, conflictqa, "
-                                                         "or a suite YAML file"),
+          suite: Optional[str] = typer.Option(None, "--suite", help="gsm8k, ii-execute[:TASK], ii-sequential[:TASK], "
+                                                                    "ii-single[:TASK], bbh[:TASK], bbh-choice[:TASK], "
+                                                                    "xquad[:LANG], xquad-loss[:LANG], coi, coi-content, "
+                                                                    "conflictqa, or a suite YAML file"),
+          harness: Optional[str] = typer.Option(None, "--harness", help="lm-eval-harness task(s) instead of a suite: "
+                                                                         "TASK[,TASK...]"),
+          tasks_dir: Optional[Path] = typer.Option(None, "--tasks-dir", help="folder of lm-eval task YAMLs (offline)"),
           out: Path = typer.Option(..., "--out", help="folder for predictions.parquet and summary.json"),
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
           limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items per group"),
@@ -177,7 +181,16 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
           quiet: bool = typer.Option(False, "-q", "--quiet")):
     """Evaluate a model (and adapter) on a suite: batched greedy generation or log-likelihoods, automatic scoring."""
     _use_data_dir(data_dir)
+    if (suite is None) == (harness is None):
+        _fail(ConfigError("give exactly one of --suite or --harness"))
     try:
+        if harness:
+            from .evals.harness import run_harness
+            for task, summary in run_harness(model, harness.split(","), out, adapter, limit,
+                                             str(tasks_dir) if tasks_dir else None, device, batch_size).items():
+                typer.echo(f"{summary['suite']} ({summary['scorer']}): {summary['score']} over {summary['items']} "
+                           f"items -> {Path(out) / task}")
+            return
         from .evals.run import evaluate
         summary = evaluate(model, suite, out, adapter, device, limit, batch_size, progress=not quiet)
     except CurateError as exc:

@@ -106,3 +106,66 @@ def test_trl_trains_on_the_messages_export_with_assistant_only_loss(tmp_path, cl
         assert learned == "".join(f"{reply}<|im_end|>" for reply in replies), learned
     result = trainer.train()
     assert result.global_step == 2 and json.dumps(trainer.state.log_history)
+
+
+TASK_YAML = """task: tiny_mc
+dataset_path: json
+dataset_kwargs:
+  data_files: {{test: {data}}}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{{{question}}}}"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: label
+target_delimiter: ""
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+"""
+
+
+def test_lm_eval_harness_task_offline_matches_the_choice_scorer_item_by_item(tmp_path, cli, monkeypatch):
+    """A local lm-eval task YAML, run through `curate eval --harness` (lm-eval's own evaluator),
+    gives the same per-item accuracy and option log-likelihoods as curate's `choice` scorer on the
+    same items; and a curate-trained adapter loads in lm-eval as `peft=`."""
+    pytest.importorskip("lm_eval", reason="lm-eval-harness is a dependency of `curate eval --harness`")
+    import polars as pl
+    colours = ["red", "green", "blue", "yellow"]
+    docs = [{"question": f"Which colour comes {k} in the list red, green, blue, yellow?", "choices": colours,
+             "label": k % 4} for k in range(8)]
+    write_jsonl(tmp_path / "mc.jsonl", docs)
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "tiny_mc.yaml").write_text(TASK_YAML.format(data=tmp_path / "mc.jsonl"))
+    model = make_tiny_llama(tmp_path / "tiny")
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    result = cli("eval", "--harness", "tiny_mc", "--tasks-dir", tmp_path / "tasks", "--model", model,
+                 "--out", tmp_path / "h")
+    assert result.exit_code == 0, result.output
+    harness = pl.read_parquet(tmp_path / "h" / "tiny_mc" / "predictions.parquet")
+    (tmp_path / "mc.yaml").write_text("inputs: [{path: mc.jsonl, fields: {instruction: question, response: label},"
+                                      " keep: [choices, label]}]\nscorer: choice\noptions_field: choices\n"
+                                      "gold_field: label\ngroup_by: null\n")
+    ours = cli("eval", "--suite", tmp_path / "mc.yaml", "--model", model, "--out", tmp_path / "c")
+    assert ours.exit_code == 0, ours.output
+    mine = pl.read_parquet(tmp_path / "c" / "predictions.parquet")
+    assert harness.height == mine.height == 8
+    assert harness["score"].to_list() == mine["score"].to_list()          # acc, item by item
+    assert harness["acc_norm"].to_list() == mine["acc_norm"].to_list()
+    for resps, margin, gold in zip(harness["prediction"], mine["margin"], [d["label"] for d in docs]):
+        lls = [r[0] for r in json.loads(resps)]
+        assert max(lls[gold] - max(ll for k, ll in enumerate(lls) if k != gold) - margin, 0) < 1e-3
+    from curate.train.config import TrainConfig
+    from curate.train.loop import Trainer
+    write_jsonl(tmp_path / "train.jsonl", [{"instruction": d["question"], "output": colours[d["label"]]} for d in docs])
+    Trainer(TrainConfig(data=str(tmp_path / "train.jsonl"), model=model, out=str(tmp_path / "t"), max_len=64),
+            progress=False).run()
+    tuned = cli("eval", "--harness", "tiny_mc", "--tasks-dir", tmp_path / "tasks", "--model", model,
+                "--adapter", tmp_path / "t" / "adapter", "--out", tmp_path / "ht")
+    assert tuned.exit_code == 0, tuned.output
+    assert json.loads((tmp_path / "ht" / "tiny_mc" / "summary.json").read_text())["adapter"]
+
+
+def test_an_unknown_harness_task_says_it_needs_the_network_or_a_yaml(tmp_path, cli):
+    pytest.importorskip("lm_eval", reason="lm-eval-harness is a dependency of `curate eval --harness`")
+    result = cli("eval", "--harness", "no_such_task_xyz", "--tasks-dir", tmp_path, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "needs the network" in result.output and "--tasks-dir" in result.output
