@@ -3,7 +3,10 @@ difference is real: a 95% bootstrap interval over eval items and training seeds,
 
 The interval resamples items (the same items for both arms: the comparison is paired) and, within
 each arm, its seeds; the spread therefore includes both "which questions" and "which training run"
-noise. Better / worse only when the whole interval is on one side of zero.
+noise. Better / worse only when the whole interval is on one side of zero. Every result also says
+what the comparison could have detected (the minimum detectable difference at 80% power), and
+trained arms and eval results are reused only when everything that made them is the same
+(`identity.py`).
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ def items_needed(result: dict, target: float) -> int:
 def power_note(result: dict) -> str:
     """One plain sentence on what this comparison could have found."""
     mde = result["detectable"]
+    if mde == 0:
+        return "the scores did not vary between items or seeds, so no difference could be measured"
     if result["verdict"] != "inconclusive":
         return f"it could detect differences of {mde:.3f} or more"
     half = mde / 2
