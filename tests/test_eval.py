@@ -155,7 +155,8 @@ def test_compare_trains_both_arms_at_equal_cost_and_reports(tiny, tmp_path, cli)
     assert len(budgets) == 1 and len(list((tmp_path / "cmp").glob("*/seed-*/train/summary.json"))) == 4
     report = (tmp_path / "cmp" / "report.md").read_text()
     assert "95% interval" in report and (tmp_path / "cmp" / "compare.png").is_file()
-    assert "detectable (80% power)" in report and "detect differences of" in result.output
+    assert "detectable (80% power)" in report
+    assert "detect differences of" in result.output or "no difference could be measured" in result.output
     verdict = json.loads((tmp_path / "cmp" / "compare.json").read_text())[str(tmp_path / "suite.yaml")]["verdict"]
     assert verdict in ("better", "worse", "inconclusive")
 
