@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..user_cache import cache_dir
-from .identity import arm_key, eval_key
+from .identity import arm_key, data_identity, eval_key, model_identity, suite_identity
 
 
 def bootstrap_diff(baseline: np.ndarray, treatment: np.ndarray, rounds: int = 2000, seed: int = 0,
@@ -181,13 +181,16 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     evals: dict[str, dict[str, list[Path]]] = {s: {"baseline": [], "treatment": []} for s in suites}
     store = cache_dir() / "compare"
     keys: dict[str, dict] = {}
+    data_ids = {"baseline": data_identity(baseline), "treatment": data_identity(treatment)}
+    model_id = model_identity(model)
+    suite_ids = {suite: suite_identity(suite) for suite in suites}
     from ..progress import Progress
     notes = Progress(enabled=progress)
     for arm, data in (("baseline", baseline), ("treatment", treatment)):
         for seed in range(seeds):
             run = out / arm / f"seed-{seed}"
             cfg = TrainConfig(data=data, model=model, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
-            trained_key = arm_key(data, model, cfg.model_dump(mode="json", exclude={"data", "out"}))
+            trained_key = arm_key(data_ids[arm], model_id, cfg.model_dump(mode="json", exclude={"data", "out"}))
             trained = store / "train" / trained_key
             if (trained / "summary.json").is_file():
                 notes.note(f"compare: {arm}, seed {seed}: reusing the adapter trained with the same data and settings")
@@ -198,7 +201,7 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
             keys[f"{arm}/seed-{seed}"] = {"train": trained_key}
             for suite in suites:
                 n = limit.get(suite) if isinstance(limit, dict) else limit
-                scored_key = eval_key(trained_key, suite, n, batch_size)
+                scored_key = eval_key(trained_key, suite_ids[suite], n, batch_size)
                 scored = store / "eval" / scored_key
                 if not (scored / "summary.json").is_file():
                     evaluate(model, suite, scored, adapter=str(trained / "adapter"), limit=n, batch_size=batch_size,

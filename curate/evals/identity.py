@@ -48,9 +48,11 @@ def suite_identity(suite: str) -> list:
     return [spec.model_dump(mode="json"), files]
 
 
-def arm_key(data: str, model: str, train_settings: dict) -> str:
-    return digest("arm", data_identity(data), model_identity(model), train_settings)[:16]
+def arm_key(data: list, model: list, train_settings: dict) -> str:
+    """`data` from `data_identity`, `model` from `model_identity` (computed once per comparison)."""
+    return digest("arm", data, model, train_settings)[:16]
 
 
-def eval_key(arm: str, suite: str, limit: int | None, batch_size: int) -> str:
-    return digest("eval", arm, suite_identity(suite), limit, batch_size)[:16]
+def eval_key(arm: str, suite: list, limit: int | None, batch_size: int) -> str:
+    """`suite` from `suite_identity` (computed once per comparison, not once per arm and seed)."""
+    return digest("eval", arm, suite, limit, batch_size)[:16]
