@@ -178,7 +178,7 @@ def test_diverse_selection_and_cluster_tags(tmp_path):
 
 
 def test_auto_falls_back_to_torch_when_the_openvino_export_fails(cache, monkeypatch):
-    from curate.models import embed, openvino_backend
+    from curate.models import openvino_backend
 
     def broken(*args, **kwargs):
         raise RuntimeError("unsupported operation")

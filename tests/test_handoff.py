@@ -48,7 +48,7 @@ def llamafactory_loader(monkeypatch):
 def test_llamafactory_loads_each_export_with_system_and_history(tmp_path, cli, finished, fmt, monkeypatch):
     get_dataset_list, load_single = llamafactory_loader(monkeypatch)
     from transformers import Seq2SeqTrainingArguments
-    from llamafactory.hparams import DataArguments, ModelArguments
+    from llamafactory.hparams import DataArguments
     folder = tmp_path / f"lf-{fmt}"
     assert cli("export", finished.dir, "--to", folder, "--format", fmt).exit_code == 0
     (attr,) = get_dataset_list(["arith"], str(folder))

@@ -17,7 +17,7 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..records import to_messages
-from ..models.greedy import generate
+from ..models.greedy import generate, render_prompts
 from ..models.lm import load_for_eval
 from .scorers import SCORERS
 from .loglik_scoring import LOGLIK_SCORERS, LOWER_IS_BETTER, checked_items, score_choice, score_ref_loss
@@ -96,7 +96,6 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
         task = bar.task(f"eval {spec.name}", total=len(records))
         advance = lambda n: bar.advance(task, n)  # noqa: E731
         if loglik:
-            from ..models.greedy import render_prompts
             prompts = render_prompts(tokenizer, conversations)
             scored = (score_choice(lm, tokenizer, prompts, items, advance) if spec.scorer == "choice" else
                       score_ref_loss(lm, tokenizer, prompts, [r[0] for r in refs], advance))

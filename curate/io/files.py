@@ -7,7 +7,6 @@ arrays and Parquet rows, `file` for a whole-file object) so any later error can 
 from __future__ import annotations
 
 import glob
-import io
 import os
 import re
 from dataclasses import dataclass
