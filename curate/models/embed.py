@@ -212,10 +212,6 @@ class Embedder:
             tmp.replace(record)
         return known[key]
 
-    def quality(self, backend: str) -> float:
-        """Mean cosine between `backend` and fp32 on the probe texts."""
-        return self.measure(backend)["cosine"]
-
     @property
     def model(self):
         if self._model is None:

@@ -19,6 +19,19 @@ def render_prompts(tokenizer, conversations: list[list[dict]]) -> list[list[int]
     return out
 
 
+def left_padded(sequences: list[list[int]], pad_id: int):
+    """(ids, attention mask) tensors of `sequences`, left-padded to the longest, so every row ends
+    in the last column (where generation continues and a continuation's last token sits)."""
+    import torch
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, width - len(seq):] = torch.tensor(seq)
+        mask[row, width - len(seq):] = 1
+    return ids, mask
+
+
 def cut_at_stop(text: str, stop: list[str]) -> str:
     cut = min((text.find(s) for s in stop if s and s in text), default=-1)
     return (text[:cut] if cut >= 0 else text).strip()
@@ -37,13 +50,8 @@ def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: 
     model.eval()
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        width = max(len(prompts[i]) for i in idx)
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):
-            p = prompts[i]
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
+        ids, mask = left_padded([prompts[i] for i in idx], pad)
+        width = ids.shape[1]
         with torch.inference_mode():
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
                                  max_new_tokens=max_new_tokens, pad_token_id=pad,

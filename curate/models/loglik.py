@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .greedy import left_padded
+
 TOKEN_BUDGET = 8192        # prompt + continuation tokens per forward pass on a CPU
 
 
@@ -35,12 +37,7 @@ def continuation_logprobs(model, pad_id: int, pairs: list[tuple[list[int], list[
         idx = order[start:start + size]
         start += len(idx)
         keep = max(len(pairs[i][1]) for i in idx) + 1
-        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(idx), width), dtype=torch.long)
-        for row, i in enumerate(idx):
-            seq = pairs[i][0] + pairs[i][1]
-            ids[row, width - len(seq):] = torch.tensor(seq)
-            mask[row, width - len(seq):] = 1
+        ids, mask = left_padded([pairs[i][0] + pairs[i][1] for i in idx], pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device),
