@@ -37,9 +37,10 @@ def judged(text: pl.Series, min_chars: int) -> pl.Series:
     A multiplication table, a regex, a Sudoku grid or a Markdown table is not judged: lid.176
     reads such text as a random language, and dropping it would drop English records."""
     frame = pl.DataFrame({"t": text}).select(
-        letters=pl.col("t").str.count_matches(LETTERS) + (WIDE_WEIGHT - 1) * pl.col("t").str.count_matches(WIDE_CHARS),
-        plain=pl.col("t").str.count_matches(LETTERS), visible=pl.col("t").str.count_matches(r"\S"))
-    return ((frame["letters"] >= min_chars) & (frame["plain"] >= MIN_LETTER_SHARE * frame["visible"])).fill_null(False)
+        plain=pl.col("t").str.count_matches(LETTERS), wide=pl.col("t").str.count_matches(WIDE_CHARS),
+        visible=pl.col("t").str.count_matches(r"\S"))
+    letters = frame["plain"] + (WIDE_WEIGHT - 1) * frame["wide"]
+    return ((letters >= min_chars) & (frame["plain"] >= MIN_LETTER_SHARE * frame["visible"])).fill_null(False)
 
 
 @register("filter.language")
