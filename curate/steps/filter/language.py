@@ -81,10 +81,12 @@ class LanguageFilter(Step):
         super().__init__(config, ctx)
         self.model = fasttext_model.load(fasttext_model.resolve_path(config.model, ctx.base_dir))
 
-    def _identify(self, series: pl.Series, lang: str, score: str, fits: str, readings: str) -> list[pl.Series]:
-        """Columns `lang`, `score`, `fits` (a kept language is a plausible reading) and `readings`
-        (the top readings, for the ledger) of the texts in `series` that can be judged."""
+    def _identify(self, series: pl.Series, lang: str) -> list[pl.Series]:
+        """Columns `lang`, `<lang>_score`, `_fits_<lang>` (a kept language is a plausible reading)
+        and `_readings_<lang>` (the top readings, for the ledger) of the texts in `series` that can
+        be judged."""
         cfg = self.config
+        score, fits, readings = f"{lang}_score", f"_fits_{lang}", f"_readings_{lang}"
         rows = judged(series, cfg.min_chars).arg_true().to_list()
         text = series.to_list()
         out: dict[str, list] = {c: [None] * len(series) for c in (lang, score, fits, readings)}
@@ -98,24 +100,22 @@ class LanguageFilter(Step):
         types = {lang: pl.Utf8, score: pl.Float32, fits: pl.Boolean, readings: pl.Utf8}
         return [pl.Series(name, values, dtype=types[name]) for name, values in out.items()]
 
-    def _columns(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[str, str, str]]]:
-        """The batch with every field's language columns, and (label, lang column, score column)
-        for each judgement the filter checks. A record none of whose fields is long enough to judge
+    def _columns(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+        """The batch with every field's language columns, and (label, lang column) for each
+        judgement the filter checks. A record none of whose fields is long enough to judge
         alone is judged on its fields joined (a short question with its short answer)."""
         fields = self.config.fields
         columns, checks = [], []
         for name in fields:
-            columns += self._identify(batch.select(field_text(name)).to_series(), f"lang_{name}", f"lang_{name}_score",
-                                      f"_fits_lang_{name}", f"_readings_lang_{name}")
-            checks.append((name, f"lang_{name}", f"lang_{name}_score"))
+            columns += self._identify(batch.select(field_text(name)).to_series(), f"lang_{name}")
+            checks.append((name, f"lang_{name}"))
         frame = batch.with_columns(columns)
         if len(fields) > 1 and self.config.languages:
             none_alone = pl.all_horizontal([pl.col(f"lang_{n}").is_null() for n in fields])
             joined = frame.select(pl.when(none_alone).then(
                 pl.concat_str([field_text(n) for n in fields], separator="\n", ignore_nulls=True))).to_series()
-            frame = frame.with_columns(self._identify(joined, "_lang_joined", "_lang_joined_score",
-                                                      "_fits__lang_joined", "_readings__lang_joined"))
-            checks.append(("+".join(fields) + " (each too short alone)", "_lang_joined", "_lang_joined_score"))
+            frame = frame.with_columns(self._identify(joined, "_lang_joined"))
+            checks.append(("+".join(fields) + " (each too short alone)", "_lang_joined"))
         return frame, checks
 
     def apply(self, batch: pl.DataFrame) -> Result:
@@ -124,10 +124,10 @@ class LanguageFilter(Step):
         frame, checks = self._columns(batch)
         reason, detail = pl.lit(None, dtype=pl.Utf8), pl.lit(None, dtype=pl.Utf8)
 
-        def sure(lang: str, score: str) -> pl.Expr:
-            return pl.when(pl.col(score) >= cfg.min_score).then(pl.col(lang))
+        def sure(lang: str) -> pl.Expr:
+            return pl.when(pl.col(f"{lang}_score") >= cfg.min_score).then(pl.col(lang))
         if cfg.mismatch != "ignore" and len(cfg.fields) > 1:
-            distinct = pl.concat_list([sure(f"lang_{n}", f"lang_{n}_score") for n in cfg.fields]) \
+            distinct = pl.concat_list([sure(f"lang_{n}") for n in cfg.fields]) \
                 .list.drop_nulls().list.n_unique()
             frame = frame.with_columns((distinct > 1).alias("lang_mismatch"))
             if cfg.mismatch == "reject":
@@ -135,8 +135,8 @@ class LanguageFilter(Step):
                                       separator=", ")
                 reason = pl.when(pl.col("lang_mismatch")).then(pl.lit("language_mismatch")).otherwise(reason)
                 detail = pl.when(pl.col("lang_mismatch")).then(langs).otherwise(detail)
-        for label, lang_col, score_col in reversed(checks):
-            code, score, lang = pl.col(lang_col), pl.col(score_col), sure(lang_col, score_col)
+        for label, lang_col in reversed(checks):
+            code, score, lang = pl.col(lang_col), pl.col(f"{lang_col}_score"), sure(lang_col)
             if cfg.languages:
                 unsure_ok = pl.col(f"_fits_{lang_col}") if cfg.unsure == "keep" else pl.lit(False)
                 wrong = score.is_not_null() & ~lang.is_in(cfg.languages).fill_null(unsure_ok)
