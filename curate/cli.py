@@ -66,9 +66,9 @@ def show(run_dir: Path = typer.Argument(..., metavar="RUN"),
             console = Console()
             console.print(funnel_table(manifest, console.width))
         else:
-            import polars as pl
-            from .explore.output import print_frame
-            print_frame(pl.DataFrame(funnel_rows(manifest, top=10)), format)
+            from .explore.output import print_rows
+            rows = funnel_rows(manifest, top=10)
+            print_rows(list(rows[0]), [list(r.values()) for r in rows], format)
     except CurateError as exc:
         _fail(exc)
 
@@ -80,19 +80,15 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
     """Run DuckDB SQL (read-only) over a run's views: stage_NN_<step>, final, rejected, lineage."""
     try:
         import duckdb
-        from .io.catalog import connect, queries, views
-        from .explore.output import print_rows
+        from .io.catalog import connect, views
+        from .explore.output import print_results
         con = connect(run_dir)
         if query is None:
             from .explore.shell import shell
             shell(con, views(con))
             return
         try:
-            for i, relation in enumerate(queries(con, query)):
-                if relation is not None:
-                    if i:
-                        typer.echo("")
-                    print_rows(relation.columns, relation.fetchall(), format)
+            print_results(con, query, format)
         except duckdb.Error as exc:
             typer.echo(f"error: {str(exc).splitlines()[0]}\nviews: {', '.join(views(con))}", err=True)
             raise typer.Exit(2)

@@ -33,16 +33,19 @@ def print_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str =
         print_table(columns, rows, max_rows)
 
 
-def print_frame(frame, fmt: str = "table", max_rows: int = MAX_ROWS) -> None:
-    """A polars DataFrame, printed as `print_rows` prints rows."""
-    print_rows(frame.columns, frame.rows(), fmt, max_rows)
+def print_results(con, sql: str, fmt: str = "table") -> None:
+    """Every result of `sql` (checked to only read: `io.catalog.queries`), a blank line between two."""
+    from ..io.catalog import queries
+    for i, relation in enumerate(r for r in queries(con, sql) if r is not None):
+        if i:
+            sys.stdout.write("\n")
+        print_rows(relation.columns, relation.fetchall(), fmt)
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_rows: int = MAX_ROWS,
-                width: int | None = None) -> None:
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], max_rows: int = MAX_ROWS) -> None:
     from rich.console import Console
     from rich.table import Table
-    console = Console(width=width) if width else Console()
+    console = Console()
     shown = [[_cell(v) for v in row] for row in rows[:max_rows]]
     if _fits(columns, shown, console.width):
         table = Table(show_lines=False)
@@ -80,7 +83,10 @@ def _cell(value: Any) -> str:
 
 
 def _flat(value: Any) -> Any:
-    """Lists, structs and maps as JSON text (CSV and tables have no nesting)."""
+    """Lists, structs and maps as JSON text (CSV and tables have no nesting); booleans as `true` /
+    `false`, as DuckDB and polars write them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (list, dict, tuple)):
         import orjson
         return orjson.dumps(value, default=str).decode()

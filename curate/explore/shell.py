@@ -6,8 +6,7 @@ from __future__ import annotations
 def shell(con, view_names: list[str]) -> None:
     import duckdb
     from ..errors import ConfigError
-    from ..io.catalog import queries
-    from .output import print_rows
+    from .output import print_results
     try:
         import readline  # noqa: F401  (line editing and history)
     except ImportError:
@@ -30,9 +29,7 @@ def shell(con, view_names: list[str]) -> None:
         if not stripped.endswith(";"):
             continue
         try:
-            for relation in queries(con, buffer):
-                if relation is not None:
-                    print_rows(relation.columns, relation.fetchall())
+            print_results(con, buffer)
         except ConfigError as exc:
             print(f"error: {exc}")
         except duckdb.Error as exc:
