@@ -73,7 +73,7 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
         for shard in shards:
             shard.rename(shard.with_name(f"{split}-{tag}-{shard.name}"))
         splits = {split: tag, **{k: v for k, v in existing_splits(to / "data").items() if k != split}}
-        has_history = "history" in source.schema_arrow.names and \
+        has_history = fmt == "parquet" and "history" in source.schema_arrow.names and \
             pq.read_table(run_dir / "final.parquet", columns=["history"])["history"].null_count < n_rows
         info = updated_info(to / FILE, manifest["recipe"]["name"], split,
                             sorted(p.name for p in (staging / "data").iterdir()), len(splits) > 1,

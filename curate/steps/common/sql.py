@@ -17,9 +17,10 @@ import json
 from functools import lru_cache
 
 from ...errors import ConfigError
+from ...io.read_only_sql import LOCKED
 
-SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
-           "autoload_known_extensions": False, "allow_community_extensions": False}
+# `curate sql`'s locked settings (no extension ever downloaded), and no file, network or extension access.
+SANDBOX = {**LOCKED, "enable_external_access": False, "autoload_known_extensions": False}
 CLAUSES = ("where_clause", "having", "qualify", "sample")
 
 
