@@ -4,7 +4,9 @@ lm-eval-harness is the evaluation tool users already run. curate calls its Pytho
 (`simple_evaluate` with its `hf` model, the adapter passed as `peft=`, so a curate-trained adapter
 loads in plain lm-eval exactly as here) and turns its per-item samples (`log_samples`) into the
 same `predictions.parquet` + `summary.json` a curate suite writes: one folder per task, so
-`curate sql`, `curate compare` and the paired bootstrap read them like any suite.
+`curate sql` and the paired bootstrap (`compare.scores_matrix`) read them like any suite's.
+(`curate compare --harness`, training both arms and running a harness task on each, is not
+built yet.)
 
 Tasks come from lm-eval's registry (which downloads their data: online) or from task YAMLs in
 `--tasks-dir` (offline over local files; docs/TRAINING.md has one). Prompts go through the model's
@@ -76,9 +78,9 @@ def write_task(task: str, samples: list[dict], folder: Path, model: str, adapter
     frame = pl.DataFrame(rows)
     folder.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(folder / "predictions.parquet")
+    score = round(float(frame["score"].mean()), 4)
     summary = {"suite": f"harness:{task}", "scorer": f"lm-eval {metric}", "model": model, "adapter": adapter,
-               "items": frame.height, "score": round(float(frame["score"].mean()), 4), "groups": {task: round(
-                   float(frame["score"].mean()), 4)}}
+               "items": frame.height, "score": score, "groups": {task: score}}
     if "acc_norm" in rows:
         summary["acc_norm"] = round(float(frame["acc_norm"].mean()), 4)
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))

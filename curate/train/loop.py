@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..engines.parquet_out import tmp_name
 from ..errors import ConfigError
 from .config import LLAMA_MODULES, TrainConfig
 from .examples import EncodeError, encode
@@ -217,7 +217,7 @@ class Trainer:
             return open(path, "w")
         kept = [line for line in path.read_text().splitlines(keepends=True)
                 if line.endswith("\n") and json.loads(line)["step"] <= start_step]   # a cut last line goes too
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        tmp = tmp_name(path)
         tmp.write_text("".join(kept))
         tmp.replace(path)
         return open(path, "a")
@@ -225,7 +225,7 @@ class Trainer:
     # -- checkpoints ---------------------------------------------------------------------------
     def _checkpoint(self, model, optimizer, scheduler, step: int, seconds: float) -> None:
         import torch
-        tmp = self.out / f"checkpoint.tmp-{os.getpid()}"
+        tmp = tmp_name(self.out / "checkpoint")
         shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(str(tmp / "adapter"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
