@@ -59,7 +59,7 @@ def rescore(compare_dir: Path, seeds: int, suite: str, scorer: str) -> dict:
         for seed in range(seeds):
             frame = pl.read_parquet(compare_dir / arm / f"seed-{seed}" / suite_dirname(suite) /
                                     "predictions.parquet").sort("id")
-            rows.append([SCORERS[scorer](p, list(r)) for p, r in zip(frame["prediction"], frame["references"])])
+            rows.append([SCORERS[scorer](p, list(r)) for p, r in zip(frame["prediction"], frame["answers"])])
         matrices.append(np.array(rows))
     return bootstrap_diff(*matrices)
 
@@ -96,6 +96,9 @@ def main() -> None:
     ap.add_argument("--coi-limit", type=int, default=30, help="CoI test items per test file")
     ap.add_argument("--single-limit", type=int, default=10, help="ii-single items per task")
     ap.add_argument("--eval-batch", type=int, default=16)
+    ap.add_argument("--suites", default="ii-sequential,coi,ii-single",
+                    help="suites to evaluate every adapter on; the -loss suites (ref_loss, no generation) re-ask "
+                         "the same items with the log-likelihood instrument")
     ap.add_argument("--work", default=str(WORK))
     ap.add_argument("--export-runs", help="build the arms' datasets, copy them (final.parquet, manifest.json) "
                                           "to this folder and stop: for a machine without ../shared or DuckDB")
@@ -133,9 +136,9 @@ def main() -> None:
         m = result.manifest
         print(f"{name}: {m['rows']['read']} read, {m['rows']['final']} records "
               f"({m['rows']['added']} composed), {result.dir}")
-    single = "ii-single"
-    suites = ["ii-sequential", "coi", single]
-    limits = {"ii-sequential": args.seq_limit, "coi": args.coi_limit, single: args.single_limit}
+    suites = args.suites.split(",")
+    per_family = {"ii-sequential": args.seq_limit, "coi": args.coi_limit, "ii-single": args.single_limit}
+    limits = {s: per_family[s.removesuffix("-loss")] for s in suites}
     options = {"max_len": args.max_len, "batch_size": args.batch_size, "lr": args.lr}
     tag = f"budget{args.budget}-ratio{args.ratio}-lr{args.lr:g}"
     if args.more_items:
@@ -158,11 +161,11 @@ def main() -> None:
         results[arm] = compare(str(data["base"].dir), str(data[arm].dir), suites, out, SMOLLM2, seeds=args.seeds,
                                max_tokens=args.budget, limit=limits, train_options=options, progress=False,
                                batch_size=args.eval_batch)
-    for arm in args.arms.split(","):        # the CoI answers' content: the same predictions, labels removed
+    for arm in args.arms.split(",") if "coi" in suites else []:   # the CoI answers' content, labels removed
         results[arm]["coi, labels removed (rouge_l_content)"] = rescore(work / tag / arm, args.seeds, "coi",
                                                                         "rouge_l_content")
     steps = {}
-    for arm in ["baseline"] + args.arms.split(","):
+    for arm in ["baseline"] + args.arms.split(",") if "ii-sequential" in suites else []:
         folder = (first_out if arm == "baseline" else work / tag / arm) / ("baseline" if arm == "baseline" else "treatment")
         sums = [json.loads((folder / f"seed-{s}" / suite_dirname("ii-sequential") / "summary.json").read_text())
                 for s in range(args.seeds)]

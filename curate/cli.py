@@ -168,17 +168,25 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
           harness: Optional[str] = typer.Option(None, "--harness", help="lm-eval-harness task(s) instead of a suite: "
                                                                          "TASK[,TASK...]"),
           tasks_dir: Optional[Path] = typer.Option(None, "--tasks-dir", help="folder of lm-eval task YAMLs (offline)"),
-          out: Path = typer.Option(..., "--out", help="folder for predictions.parquet and summary.json"),
+          out: Optional[Path] = typer.Option(None, "--out", help="folder for predictions.parquet and summary.json"),
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
           limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items per group"),
           batch_size: int = typer.Option(16, "--batch-size"), device: str = typer.Option("auto", "--device"),
           data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the built-in suites' data "
                                                                             "(default: $CURATE_DATA)"),
+          list_suites: bool = typer.Option(False, "--list", help="list the built-in suites: what each measures, "
+                                                                  "where its data comes from, whether it is here"),
           quiet: bool = typer.Option(False, "-q", "--quiet")):
     """Evaluate a model (and adapter) on a suite: batched greedy generation or log-likelihoods, automatic scoring."""
     _use_data_dir(data_dir)
+    if list_suites:
+        from .evals.suites import listing
+        typer.echo(listing())
+        return
     if (suite is None) == (harness is None):
-        _fail(ConfigError("give exactly one of --suite or --harness"))
+        _fail(ConfigError("give exactly one of --suite or --harness (`curate eval --list` shows the suites)"))
+    if out is None:
+        _fail(ConfigError("--out FOLDER is needed: predictions.parquet and summary.json go there"))
     try:
         if harness:
             from .evals.harness import run_harness
@@ -201,25 +209,37 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
 @app.command()
 def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA (run dir, export, files)"),
             treatment: str = typer.Option(..., "--treatment", help="treatment DATA"),
-            suite: List[str] = typer.Option(..., "--suite", help="eval suite(s); repeat for several"),
+            suite: List[str] = typer.Option([], "--suite", help="eval suite(s); repeat for several"),
+            harness: Optional[str] = typer.Option(None, "--harness", help="lm-eval-harness task(s): TASK[,TASK...]"),
+            tasks_dir: Optional[Path] = typer.Option(None, "--tasks-dir", help="folder of lm-eval task YAMLs (offline)"),
             out: Path = typer.Option(..., "--out"),
             model: str = typer.Option("bundled:smollm2-135m-instruct", "--model"),
             seeds: int = typer.Option(3, "--seeds", min=1, help="training seeds per arm"),
             max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="budget per run (default: the "
                                                                                 "smaller dataset's tokens)"),
-            limit: Optional[int] = typer.Option(None, "--limit", min=1, help="eval items per group"),
+            limit: Optional[str] = typer.Option(None, "--limit", "--items", help="eval items per group (harness: per "
+                                                "task), or 'auto': as many as --detect needs, at most --items-cap"),
+            detect: float = typer.Option(0.02, "--detect", min=1e-6, help="--items auto: the difference to be able "
+                                                                          "to detect (80% power)"),
+            items_cap: int = typer.Option(2000, "--items-cap", min=1, help="--items auto: at most this many items"),
             max_len: int = typer.Option(1024, "--max-len"), lr: float = typer.Option(2e-4, "--lr"),
             data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the built-in suites' data "
                                                                               "(default: $CURATE_DATA)")):
     """A/B: train on both datasets at equal cost and seeds, evaluate, report difference with a 95% interval."""
     _use_data_dir(data_dir)
+    if not suite and not harness:
+        _fail(ConfigError("give at least one --suite or --harness task"))
+    if limit is not None and limit != "auto" and not (limit.isdigit() and int(limit) > 0):
+        _fail(ConfigError(f"--items {limit!r}: give a positive number of items per group, or auto"))
     try:
         from .evals.compare import compare as run_compare
-        results = run_compare(baseline, treatment, suite, out, model, seeds, max_tokens, limit,
-                              {"max_len": max_len, "lr": lr})
+        results = run_compare(baseline, treatment, suite, out, model, seeds, max_tokens,
+                              int(limit) if limit and limit != "auto" else limit, {"max_len": max_len, "lr": lr},
+                              harness=harness.split(",") if harness else None,
+                              tasks_dir=str(tasks_dir) if tasks_dir else None, detect=detect, items_cap=items_cap)
     except CurateError as exc:
         _fail(exc)
-    from .evals.compare import power_note
+    from .evals.power import power_note
     for name, r in results.items():
         typer.echo(f"{name}: {r['baseline']:.4f} -> {r['treatment']:.4f} ({r['diff']:+.4f}, 95% "
                    f"[{r['low']:+.4f}, {r['high']:+.4f}]) {r['verdict']}; {power_note(r)}")

@@ -128,7 +128,7 @@ def test_bootstrap_interval_covers_a_known_difference():
 def test_detectable_difference_is_found_about_80_percent_of_the_time():
     """A true difference equal to the reported minimum detectable difference comes out "better" in
     about 80% of repeated comparisons, and the advice on items scales as 1/sqrt(items)."""
-    from curate.evals.compare import bootstrap_diff, items_needed, power_note
+    from curate.evals.power import bootstrap_diff, items_needed, power_note
     rng = np.random.default_rng(1)
     items, seeds = 300, 2
     p = rng.uniform(0.2, 0.8, items)
@@ -198,6 +198,35 @@ def test_compare_reuses_an_arm_only_when_everything_that_made_it_is_the_same(tin
     assert compare("--out", tmp_path / "c1", "--lr", "1e-3", "--limit", "2") == {"train": 1, "eval": 1}
 
 
+def test_compare_items_auto_takes_the_items_a_target_needs_within_the_cap(tiny, tmp_path, cli, monkeypatch):
+    """A pilot on the first 10 items sets the number: a target the pilot already reaches keeps 10;
+    one beyond reach takes the cap, and the report says what the cap can detect."""
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    words = ["yes", "no", "maybe", "never", "always", "often"]
+    write_jsonl(tmp_path / "a.jsonl", [{"instruction": f"Say {w}.", "output": w} for w in words * 2])
+    write_jsonl(tmp_path / "b.jsonl", [{"instruction": f"Repeat {w}.", "output": f"{w} {w}"} for w in words * 2])
+    write_jsonl(tmp_path / "items.jsonl", [{"instruction": f"Item {k}: say {words[k % 6]}.", "output": words[k % 6]}
+                                           for k in range(60)])
+    (tmp_path / "loss.yaml").write_text("inputs: [{path: items.jsonl}]\nscorer: ref_loss\ngroup_by: null\n")
+
+    def compare(detect: str) -> dict:
+        result = cli("compare", "--baseline", tmp_path / "a.jsonl", "--treatment", tmp_path / "b.jsonl", "--suite",
+                     tmp_path / "loss.yaml", "--model", tiny, "--seeds", "1", "--max-len", "64", "--items", "auto",
+                     "--detect", detect, "--items-cap", "40", "--out", tmp_path / "cmp")
+        assert result.exit_code == 0, result.output
+        return json.loads((tmp_path / "cmp" / "compare_setup.json").read_text())["items_auto"]
+    easy = compare("100")
+    assert easy[str(tmp_path / "loss.yaml")]["items_per_group"] == 10
+    hard = compare("0.00001")
+    assert hard[str(tmp_path / "loss.yaml")]["items_per_group"] == 40 and "over the cap" in \
+        hard[str(tmp_path / "loss.yaml")]["why"]
+    results = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert next(iter(results.values()))["items"] == 40
+    assert "Items chosen by `--items auto`" in (tmp_path / "cmp" / "report.md").read_text()
+    assert cli("compare", "--baseline", "a", "--treatment", "b", "--suite", "s", "--items", "some",
+               "--out", tmp_path / "x").exit_code == 2
+
+
 def _manual_logprob(model, prompt: list[int], cont: list[int]) -> float:
     """One sequence, one plain forward pass: the reference the batched scorer must equal."""
     import torch
@@ -244,8 +273,42 @@ def test_a_choice_suite_without_options_names_the_item(tiny, tmp_path):
     write_jsonl(tmp_path / "mc.jsonl", [{"instruction": "Pick.", "output": "red", "opts": "[\"red\", \"blue\"]"},
                                         {"instruction": "Pick again.", "output": "green", "opts": "[\"red\"]"}])
     (tmp_path / "mc.yaml").write_text("inputs: [{path: mc.jsonl, keep: [opts]}]\nscorer: choice\noptions_field: opts\n")
-    with pytest.raises(ConfigError, match=r"suite mc: item mc.jsonl:2 has 1 option\(s\)"):
+    with pytest.raises(ConfigError, match=r"suite file .*mc.yaml: item mc.jsonl:2 has 1 option\(s\)"):
         evaluate(tiny, str(tmp_path / "mc.yaml"), tmp_path / "e")
+
+
+def test_options_in_columns_and_items_whose_options_are_the_same_text_are_counted(tiny, tmp_path):
+    from curate.evals.run import evaluate
+    write_jsonl(tmp_path / "mc.jsonl", [{"instruction": f"Q{i}", "output": a, "other": b}
+                                        for i, (a, b) in enumerate([("yes", "no"), ("same", "same"), ("no", "yes")])])
+    (tmp_path / "mc.yaml").write_text("inputs: [{path: mc.jsonl, keep: [other]}]\nscorer: choice\n"
+                                      "options_fields: [response, other]\ngroup_by: null\n")
+    summary = evaluate(tiny, str(tmp_path / "mc.yaml"), tmp_path / "e")
+    preds = pl.read_parquet(tmp_path / "e" / "predictions.parquet")
+    assert summary["items"] == 2 and summary["skipped"] == {"options not distinct": 1}
+    assert preds["answers"].to_list() == [["yes"], ["no"]]         # the gold option is the response column
+
+
+def test_prompts_longer_than_the_window_are_cut_from_the_left_and_counted(tiny, tmp_path):
+    """The tiny model's window is 512 tokens: a 900-word prompt is scored on its last tokens, as
+    one forward pass over the cut prompt scores it, and the summary counts it."""
+    from curate.evals.run import evaluate
+    from curate.models.greedy import render_prompts
+    from curate.models.lm import load_for_eval
+    from curate.records import to_messages
+    long = "word " * 900 + "Now answer."
+    write_jsonl(tmp_path / "l.jsonl", [{"instruction": long, "output": "yes"}, {"instruction": "Short?", "output": "no"}])
+    (tmp_path / "l.yaml").write_text("inputs: [{path: l.jsonl}]\nscorer: ref_loss\ngroup_by: null\n")
+    summary = evaluate(tiny, str(tmp_path / "l.yaml"), tmp_path / "e")
+    assert summary["prompts_cut_to_window"] == 1
+    model, tok = load_for_eval(tiny, None, "cpu")
+    prompt = render_prompts(tok, [to_messages({"instruction": long, "response": ""})[:-1]])[0]
+    cont = tok("yes", add_special_tokens=False)["input_ids"]
+    cut = prompt[-(512 - len(cont)):]
+    got = pl.read_parquet(tmp_path / "e" / "predictions.parquet")["score"][0]
+    assert got == pytest.approx(-_manual_logprob(model, cut, cont) / len(cont), abs=1e-3)
+    (tmp_path / "g.yaml").write_text("inputs: [{path: l.jsonl}]\nmax_new_tokens: 4\ngroup_by: null\n")
+    assert evaluate(tiny, str(tmp_path / "g.yaml"), tmp_path / "g")["prompts_cut_to_window"] == 1
 
 
 def test_compare_reads_a_loss_the_right_way_round_and_adds_the_margin(tmp_path):

@@ -169,3 +169,39 @@ def test_an_unknown_harness_task_says_it_needs_the_network_or_a_yaml(tmp_path, c
     pytest.importorskip("lm_eval", reason="lm-eval-harness is a dependency of `curate eval --harness`")
     result = cli("eval", "--harness", "no_such_task_xyz", "--tasks-dir", tmp_path, "--out", tmp_path / "o")
     assert result.exit_code == 2 and "needs the network" in result.output and "--tasks-dir" in result.output
+
+
+def test_compare_harness_pairs_a_harness_task_and_reuses_it_only_while_its_data_is_the_same(tmp_path, cli,
+                                                                                            monkeypatch):
+    """`curate compare --harness TASK` trains both arms and runs the lm-eval task on every adapter;
+    the result is paired like a suite's, and editing the task's data file is a new result."""
+    pytest.importorskip("lm_eval", reason="lm-eval-harness is a dependency of `curate compare --harness`")
+    import curate.evals.harness as harness_module
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    colours = ["red", "green", "blue", "yellow"]
+    write_jsonl(tmp_path / "mc.jsonl", [{"question": f"Colour number {k}?", "choices": colours, "label": k % 4}
+                                        for k in range(8)])
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "tiny_mc.yaml").write_text(TASK_YAML.format(data=tmp_path / "mc.jsonl"))
+    for name, word in (("a", "red"), ("b", "blue")):
+        write_jsonl(tmp_path / f"{name}.jsonl", [{"instruction": f"Colour number {k}?", "output": word} for k in range(8)])
+    model = make_tiny_llama(tmp_path / "tiny")
+    calls = []
+    real = harness_module.run_harness
+    monkeypatch.setattr(harness_module, "run_harness", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+
+    def compare():
+        calls.clear()
+        result = cli("compare", "--baseline", tmp_path / "a.jsonl", "--treatment", tmp_path / "b.jsonl",
+                     "--harness", "tiny_mc", "--tasks-dir", tmp_path / "tasks", "--model", model, "--seeds", "1",
+                     "--max-len", "64", "--out", tmp_path / "cmp")
+        assert result.exit_code == 0, result.output
+        return len(calls), json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    runs, results = compare()
+    assert runs == 2 and results["harness:tiny_mc"]["items"] == 8
+    assert "harness:tiny_mc" in (tmp_path / "cmp" / "report.md").read_text()
+    assert compare()[0] == 0                                              # the same task, data and arms
+    write_jsonl(tmp_path / "mc.jsonl", [{"question": f"Colour number {k}?", "choices": colours, "label": (k + 1) % 4}
+                                        for k in range(8)])
+    assert compare()[0] == 2                                              # its data changed: evaluated again

@@ -17,61 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from ..user_cache import cache_dir
-from .identity import arm_key, data_identity, eval_key, model_identity, suite_identity
-
-
-def bootstrap_diff(baseline: np.ndarray, treatment: np.ndarray, rounds: int = 2000, seed: int = 0,
-                   level: float = 0.95) -> dict:
-    """`baseline`, `treatment`: (seeds, items) score matrices over the same items. Mean difference
-    (treatment - baseline), its interval, and the verdict."""
-    baseline, treatment = np.atleast_2d(baseline), np.atleast_2d(treatment)
-    if baseline.shape[1] != treatment.shape[1]:
-        raise ValueError("both arms must be scored on the same items")
-    rng = np.random.default_rng(seed)
-    n_items = baseline.shape[1]
-    diffs = np.empty(rounds)
-    for k in range(rounds):
-        items = rng.integers(0, n_items, n_items)
-        sb = rng.integers(0, baseline.shape[0], baseline.shape[0])
-        st = rng.integers(0, treatment.shape[0], treatment.shape[0])
-        diffs[k] = treatment[np.ix_(st, items)].mean() - baseline[np.ix_(sb, items)].mean()
-    lo, hi = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
-    diff = float(treatment.mean() - baseline.mean())
-    verdict = "better" if lo > 0 else "worse" if hi < 0 else "inconclusive"
-    mde = detectable(float(diffs.std(ddof=1)))
-    return {"baseline": float(baseline.mean()), "treatment": float(treatment.mean()), "diff": diff,
-            "low": float(lo), "high": float(hi), "level": level, "verdict": verdict,
-            "seeds": [int(baseline.shape[0]), int(treatment.shape[0])], "items": int(n_items),
-            "detectable": round(mde, 4)}
-
-
-Z_95, Z_80 = 1.959964, 0.841621      # two-sided 5% test; 80% power
-
-
-def detectable(standard_error: float) -> float:
-    """The smallest true difference this comparison finds with 80% power at the 5% level: (z_0.975 +
-    z_0.8) standard errors of the difference, the standard error read off the bootstrap."""
-    return (Z_95 + Z_80) * standard_error
-
-
-def items_needed(result: dict, target: float) -> int:
-    """About how many eval items would make `target` detectable, if the spread is mostly between
-    items (it falls as 1/sqrt(items)); seed-to-seed spread does not fall with more items."""
-    if result["detectable"] <= 0:
-        return result["items"]
-    return int(np.ceil(result["items"] * (result["detectable"] / target) ** 2))
-
-
-def power_note(result: dict) -> str:
-    """One plain sentence on what this comparison could have found."""
-    mde = result["detectable"]
-    if mde == 0:
-        return "the scores did not vary between items or seeds, so no difference could be measured"
-    if result["verdict"] != "inconclusive":
-        return f"it could detect differences of {mde:.3f} or more"
-    half = mde / 2
-    return (f"it can only detect differences of {mde:.3f} or more; to see {half:.3f}, use about "
-            f"{items_needed(result, half):,} items")
+from .identity import arm_key, data_identity, eval_key, model_identity
+from .power import bootstrap_diff, power_note
 
 
 def scores_matrix(eval_dirs: list[Path], column: str = "score") -> tuple[np.ndarray, list[str]]:
@@ -114,7 +61,7 @@ def plot_comparison(results: dict[str, dict], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 0.6 * len(names) + 1.5))
     ax.errorbar(diffs, range(len(names)), xerr=err, fmt="o", capsize=4)
     ax.axvline(0, color="grey", linestyle="--")
-    ax.set_yticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), [n if len(n) <= 40 else "…" + n[-39:] for n in names])   # a suite file's path
     ax.set_xlabel("treatment − baseline (95% bootstrap interval)")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
@@ -122,13 +69,16 @@ def plot_comparison(results: dict[str, dict], out: Path) -> Path:
     return out
 
 
-def write_report(results: dict[str, dict], out: Path, title: str) -> Path:
+def write_report(results: dict[str, dict], out: Path, title: str, items_auto: dict | None = None) -> Path:
     lines = [f"# {title}", "", "| metric | items | baseline | treatment | difference | 95% interval | verdict "
              "| detectable (80% power) |", "|---|---:|---:|---:|---:|---|---|---:|"]
     for name, r in results.items():
         lines.append(f"| {name} | {r['items']} | {r['baseline']:.4f} | {r['treatment']:.4f} | {r['diff']:+.4f} | "
                      f"[{r['low']:+.4f}, {r['high']:+.4f}] | **{r['verdict']}** | {r['detectable']:.4f} |")
     lines += [""] + [f"- {name}: {power_note(r)}." for name, r in results.items()]
+    if items_auto:
+        lines += ["", "Items chosen by `--items auto`:"] + [f"- {name}: {c['items_per_group']} per group; {c['why']}."
+                                                           for name, c in items_auto.items()]
     first = next(iter(results.values()))
     lines += ["", f"Seeds: baseline {first['seeds'][0]}, treatment {first['seeds'][1]}. "
               "Interval: percentile bootstrap resampling items (paired) and seeds (per arm), 2,000 rounds.",
@@ -166,31 +116,59 @@ def _link(source: Path, link: Path) -> None:
 
 
 def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, model: str, seeds: int = 3,
-            max_tokens: int | None = None, limit: int | dict[str, int] | None = None,
-            train_options: dict | None = None, progress: bool = True, batch_size: int = 16) -> dict:
-    """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite, report.
-    `limit`: items per group for every suite, or a {suite: limit} dict."""
+            max_tokens: int | None = None, limit: int | dict[str, int] | str | None = None,
+            train_options: dict | None = None, progress: bool = True, batch_size: int = 16,
+            harness: list[str] | None = None, tasks_dir: str | None = None, detect: float = 0.02,
+            items_cap: int = 2000, pilot: int = 10) -> dict:
+    """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite (and
+    lm-eval `harness` task), report. `limit`: items per group for every suite, a {suite: limit}
+    dict, or "auto": per suite, a pilot on the first `pilot` items per group, then as many items as
+    make `detect` detectable (`power.items_for_target`), at most `items_cap`."""
+    from ..progress import Progress
+    from .measures import measures as make_measures
+    out = Path(out)
+    todo = make_measures(suites, list(harness or []), tasks_dir)
+    notes = Progress(enabled=progress)
+    arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes)
+    store = cache_dir() / "compare"
+    results, chosen = {}, {}
+    for measure in todo:
+        identity = measure.identity()
+        n = limit.get(measure.name) if isinstance(limit, dict) else limit
+        if n == "auto":
+            from .power import items_for_target
+            pilot_dirs = _evaluate_arms(measure, identity, pilot, arms, out, model, store, batch_size, progress)
+            first = _paired(measure, pilot_dirs)[0][1]
+            n, why = items_for_target(first, detect, pilot, items_cap)
+            chosen[measure.name] = {"items_per_group": n, "why": why}
+            notes.note(f"compare: {measure.name}: {why}; evaluating {n} items per group")
+        dirs = _evaluate_arms(measure, identity, n, arms, out, model, store, batch_size, progress)
+        results.update(_paired(measure, dirs))
+    setup = {"budget_tokens": arms["budget"], "model": model, "baseline": baseline, "treatment": treatment,
+             "results": arms["keys"], "store": str(store), **({"items_auto": chosen} if chosen else {})}
+    (out / "compare_setup.json").write_text(json.dumps(setup, indent=2))
+    write_report(results, out, f"{Path(treatment).name} vs {Path(baseline).name} on {model}, "
+                               f"{arms['budget']:,} tokens each", chosen)
+    return results
+
+
+def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_tokens, train_options, progress,
+                notes) -> dict:
+    """Each arm's adapters, trained at one token budget or reused from the cache when the data,
+    model, settings and seed are all the same."""
     from ..train.config import TrainConfig
     from ..train.loop import Trainer
-    from .run import evaluate
-    from .suites import suite_dirname
-    out = Path(out)
     options = dict(train_options or {})
-    max_len = options.get("max_len", 1024)
-    budget = max_tokens or equal_budget([baseline, treatment], model, max_len)
-    evals: dict[str, dict[str, list[Path]]] = {s: {"baseline": [], "treatment": []} for s in suites}
+    budget = max_tokens or equal_budget([baseline, treatment], model, options.get("max_len", 1024))
     store = cache_dir() / "compare"
-    keys: dict[str, dict] = {}
-    data_ids = {"baseline": data_identity(baseline), "treatment": data_identity(treatment)}
     model_id = model_identity(model)
-    suite_ids = {suite: suite_identity(suite) for suite in suites}
-    from ..progress import Progress
-    notes = Progress(enabled=progress)
+    arms: dict = {"budget": budget, "keys": {}, "runs": {}}
     for arm, data in (("baseline", baseline), ("treatment", treatment)):
+        data_id = data_identity(data)
         for seed in range(seeds):
             run = out / arm / f"seed-{seed}"
             cfg = TrainConfig(data=data, model=model, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
-            trained_key = arm_key(data_ids[arm], model_id, cfg.model_dump(mode="json", exclude={"data", "out"}))
+            trained_key = arm_key(data_id, model_id, cfg.model_dump(mode="json", exclude={"data", "out"}))
             trained = store / "train" / trained_key
             if (trained / "summary.json").is_file():
                 notes.note(f"compare: {arm}, seed {seed}: reusing the adapter trained with the same data and settings")
@@ -198,26 +176,35 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
                 notes.note(f"compare: {arm}, seed {seed} of {seeds}: training")
                 Trainer(cfg.model_copy(update={"out": str(trained)}), progress=progress).run()
             _link(trained, run / "train")
-            keys[f"{arm}/seed-{seed}"] = {"train": trained_key}
-            for suite in suites:
-                n = limit.get(suite) if isinstance(limit, dict) else limit
-                scored_key = eval_key(trained_key, suite_ids[suite], n, batch_size)
-                scored = store / "eval" / scored_key
-                if not (scored / "summary.json").is_file():
-                    evaluate(model, suite, scored, adapter=str(trained / "adapter"), limit=n, batch_size=batch_size,
-                             progress=progress)
-                target = run / suite_dirname(suite)
-                _link(scored, target)
-                keys[f"{arm}/seed-{seed}"][suite] = scored_key
-                evals[suite][arm].append(target)
-    results = {}
-    for suite, arms in evals.items():
-        for name, column, lower in metrics_of(arms["baseline"][0], suite):
-            b, _ = scores_matrix(arms["baseline"], column)
-            t, _ = scores_matrix(arms["treatment"], column)
-            results[name] = oriented(bootstrap_diff(b, t), lower)
-    results_meta = {"budget_tokens": budget, "model": model, "baseline": baseline, "treatment": treatment,
-                    "results": keys, "store": str(store)}
-    (out / "compare_setup.json").write_text(json.dumps(results_meta, indent=2))
-    write_report(results, out, f"{Path(treatment).name} vs {Path(baseline).name} on {model}, {budget:,} tokens each")
-    return results
+            arms["keys"][f"{arm}/seed-{seed}"] = {"train": trained_key}
+            arms["runs"].setdefault(arm, []).append((run, trained, trained_key))
+    return arms
+
+
+def _evaluate_arms(measure, identity: list, n, arms: dict, out: Path, model: str, store: Path, batch_size: int,
+                   progress: bool) -> dict[str, list[Path]]:
+    """Every adapter on `measure` (first `n` items per group), each result reused from the cache
+    only when the arm, the measure's identity, the limit and the batch size all match."""
+    from .suites import suite_dirname
+    dirs: dict[str, list[Path]] = {}
+    for arm, runs in arms["runs"].items():
+        for run, trained, trained_key in runs:
+            key = eval_key(trained_key, identity, n, batch_size)
+            scored = store / "eval" / key
+            if not (measure.folder(scored) / "summary.json").is_file():
+                measure.run(model, str(trained / "adapter"), scored, n, batch_size, progress)
+            target = run / suite_dirname(measure.name)
+            _link(measure.folder(scored), target)
+            arms["keys"][f"{arm}/{run.name}"][measure.name] = key
+            dirs.setdefault(arm, []).append(target)
+    return dirs
+
+
+def _paired(measure, dirs: dict[str, list[Path]]) -> list[tuple[str, dict]]:
+    """The paired bootstrap of treatment against baseline for each metric the results carry."""
+    out = []
+    for name, column, lower in metrics_of(dirs["baseline"][0], measure.name):
+        b, _ = scores_matrix(dirs["baseline"], column)
+        t, _ = scores_matrix(dirs["treatment"], column)
+        out.append((name, oriented(bootstrap_diff(b, t), lower)))
+    return out

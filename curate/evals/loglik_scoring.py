@@ -8,7 +8,8 @@
 - `ref_loss`: the mean negative log-likelihood per token of the reference answer after the prompt
   (lower is better; the summary says so and `curate compare` reads "better" accordingly).
 
-Options come from `options_field` (a list, a JSON list, or text split by `options_sep`), or for
+Options come from `options_field` (a list, a JSON list, or text split by `options_sep`), from
+`options_fields` (one column per option), or for
 built-in suites from the item's "(A) ..." lines (`options: letters`) or the suite's distinct
 answers (`options: answers`); the gold option is `gold_field` (its index or its text), else the
 item's response.
@@ -28,6 +29,8 @@ MAX_ANSWER_OPTIONS = 10         # more distinct answers than this is not a close
 
 
 def item_options(record: dict, spec, answers: list[str]) -> list[str]:
+    if spec.options_fields:
+        return [str(record.get(f)).strip() for f in spec.options_fields if str(record.get(f) or "").strip()]
     if spec.options_field:
         value = record.get(spec.options_field)
         if isinstance(value, str):
@@ -52,8 +55,10 @@ def gold_index(record: dict, spec, options: list[str]) -> int | None:
     return next((k for k, o in enumerate(options) if o == text), None)
 
 
-def checked_items(records: list[dict], spec) -> list[tuple[list[str], int]]:
-    """(options, gold index) per item; a clear error on the first item without them."""
+def checked_items(records: list[dict], spec) -> list[tuple[list[str], int] | None]:
+    """(options, gold index) per item; a clear error on the first item without them. An item
+    whose options are not distinct texts cannot be scored (the "choice" would be a tie): None, for
+    the caller to count as skipped."""
     groups: dict[str, set] = {}
     for r in records:                     # `options: answers`: the distinct answers of each group
         groups.setdefault(str(r.get(spec.group_by)) if spec.group_by else "", set()).add(
@@ -65,11 +70,11 @@ def checked_items(records: list[dict], spec) -> list[tuple[list[str], int]]:
         options = item_options(r, spec, answers)
         gold = gold_index(r, spec, options)
         if len(options) < 2 or gold is None:
-            raise ConfigError(f"suite {spec.name}: item {r.get('origin')} has "
+            raise ConfigError(f"{spec.where()}: item {r.get('origin')} has "
                               + (f"{len(options)} option(s)" if len(options) < 2 else
                                  f"no gold option among {options} (gold: {r.get(spec.gold_field or 'response')!r})")
                               + "; a choice suite needs options_field (or options: letters/answers) and gold_field")
-        out.append((options, gold))
+        out.append((options, gold) if len(set(options)) == len(options) else None)
     return out
 
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..records import to_messages
-from ..models.greedy import generate, render_prompts
+from ..models.greedy import fit_window, generate, model_window, render_prompts
 from ..models.lm import load_for_eval
 from .scorers import SCORERS
 from .loglik_scoring import LOGLIK_SCORERS, LOWER_IS_BETTER, checked_items, score_choice, score_ref_loss
@@ -66,6 +66,30 @@ def _step_summary(per_step: list[list[float]]) -> dict:
             "all_steps": round(sum(min(s) for s in per_step) / len(per_step), 4)}
 
 
+def _longest_option(tokenizer, items, records, spec) -> list[int]:
+    """Tokens of each item's longest option (room kept after the prompt); an option that
+    tokenizes to nothing cannot be scored: an error naming the suite and the item."""
+    out = []
+    for (options, _), record in zip(items, records):
+        lengths = [len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in options]
+        if min(lengths) == 0:
+            raise ConfigError(f"{spec.where()}: item {record.get('origin')}: option "
+                              f"{options[lengths.index(0)]!r} tokenizes to nothing")
+        out.append(max(lengths))
+    return out
+
+
+def _reference_lengths(tokenizer, refs, records, spec) -> list[int]:
+    out = []
+    for ref, record in zip(refs, records):
+        n = len(tokenizer(ref[0], add_special_tokens=False)["input_ids"]) if ref else 0
+        if n == 0:
+            raise ConfigError(f"{spec.where()}: item {record.get('origin')} has an empty reference: ref_loss needs "
+                              "the reference answer (the response)")
+        out.append(n)
+    return out
+
+
 def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None, device: str = "auto",
              limit: int | None = None, batch_size: int = 16, loaded=None, progress: bool = False) -> dict:
     """Run `suite` on `model` (+ `adapter`); `loaded` reuses an already loaded (model, tokenizer).
@@ -88,22 +112,37 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
         conversations.append(messages)
     refs = [references(r, spec) for r in records]
     loglik = spec.scorer in LOGLIK_SCORERS
-    items = checked_items(records, spec) if spec.scorer == "choice" else None
-    bar.note(f"eval {spec.name}: " + ("scoring" if loglik else "generating") + f" {len(records)} answers on {device}")
+    skipped: dict[str, int] = {}
+    items = None
+    if spec.scorer == "choice":
+        checked = checked_items(records, spec)
+        keep = [k for k, item in enumerate(checked) if item is not None]
+        if len(keep) < len(records):        # e.g. a ConflictQA item whose two answers are the same text
+            skipped["options not distinct"] = len(records) - len(keep)
+            records, conversations, refs = ([seq[k] for k in keep] for seq in (records, conversations, refs))
+        items = [checked[k] for k in keep]
+    prompts = render_prompts(tokenizer, conversations)
+    reserves = (_longest_option(tokenizer, items, records, spec) if items is not None else
+                _reference_lengths(tokenizer, refs, records, spec) if loglik else [spec.max_new_tokens] * len(prompts))
+    try:
+        prompts, truncated = fit_window(prompts, reserves, model_window(lm))
+    except ValueError as exc:
+        raise ConfigError(f"{spec.where()}: {exc}") from None
+    bar.note(f"eval {spec.name}: " + ("scoring" if loglik else "generating") + f" {len(records)} answers on {device}"
+             + (f" ({truncated} prompts longer than the model's window, cut from the left)" if truncated else ""))
     start = time.perf_counter()
     extra_columns: dict = {}
     with bar:
         task = bar.task(f"eval {spec.name}", total=len(records))
         advance = lambda n: bar.advance(task, n)  # noqa: E731
         if loglik:
-            prompts = render_prompts(tokenizer, conversations)
             scored = (score_choice(lm, tokenizer, prompts, items, advance) if spec.scorer == "choice" else
                       score_ref_loss(lm, tokenizer, prompts, [r[0] for r in refs], advance))
             predictions = scored.pop("prediction")
             extra_columns = scored
         else:
             predictions = generate(lm, tokenizer, conversations, spec.max_new_tokens, batch_size, spec.stop,
-                                   progress=advance)
+                                   progress=advance, prompts=prompts)
         bar.done(task)
     seconds = time.perf_counter() - start
     per_step = None
@@ -138,6 +177,7 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
     per_group = {g: round(float(s), 4) for g, s in frame.group_by("group").agg(pl.col("score").mean()).sort("group").rows()}
     summary = {"suite": spec.name, "scorer": spec.scorer, "model": model, "adapter": adapter, "device": device,
                "items": len(records), "score": round(float(frame["score"].mean()), 4), "groups": per_group,
-               "generation_seconds": round(seconds, 2), "items_per_s": round(len(records) / max(seconds, 1e-9), 2), **extra}
+               "generation_seconds": round(seconds, 2), "items_per_s": round(len(records) / max(seconds, 1e-9), 2),
+               "prompts_cut_to_window": truncated, **({"skipped": skipped} if skipped else {}), **extra}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

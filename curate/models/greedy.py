@@ -19,6 +19,28 @@ def render_prompts(tokenizer, conversations: list[list[dict]]) -> list[list[int]
     return out
 
 
+def fit_window(prompts: list[list[int]], reserves: list[int], window: int | None) -> tuple[list[list[int]], int]:
+    """Each prompt cut from the left so that it and its `reserve` tokens (the continuation scored
+    or generated) fit the model's window: the end of a prompt, where the question is, matters
+    most. Returns the prompts and how many were cut, for the summary to report."""
+    if not window:
+        return prompts, 0
+    out, cut = [], 0
+    for prompt, reserve in zip(prompts, reserves):
+        room = window - reserve
+        if room < 1:
+            raise ValueError(f"a continuation of {reserve} tokens does not fit the model's window of {window}")
+        if len(prompt) > room:
+            prompt, cut = prompt[-room:], cut + 1
+        out.append(prompt)
+    return out, cut
+
+
+def model_window(model) -> int | None:
+    """The longest sequence the model's position embeddings cover (None when it does not say)."""
+    return getattr(getattr(model, "config", None), "max_position_embeddings", None)
+
+
 def left_padded(sequences: list[list[int]], pad_id: int):
     """(ids, attention mask) tensors of `sequences`, left-padded to the longest, so every row ends
     in the last column (where generation continues and a continuation's last token sits)."""
@@ -38,11 +60,12 @@ def cut_at_stop(text: str, stop: list[str]) -> str:
 
 
 def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int = 64, batch_size: int = 16,
-             stop: list[str] | None = None, progress=None) -> list[str]:
-    """Greedy continuations of each conversation's assistant turn, in input order."""
+             stop: list[str] | None = None, progress=None, prompts: list[list[int]] | None = None) -> list[str]:
+    """Greedy continuations of each conversation's assistant turn, in input order (`prompts`:
+    the conversations already rendered, e.g. fitted to the window)."""
     import torch
     stop = list(stop or [])
-    prompts = render_prompts(tokenizer, conversations)
+    prompts = prompts if prompts is not None else render_prompts(tokenizer, conversations)
     order = np.argsort([-len(p) for p in prompts], kind="stable")
     outputs: list[str] = [""] * len(prompts)
     pad = tokenizer.pad_token_id
