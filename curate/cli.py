@@ -168,6 +168,7 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
           harness: Optional[str] = typer.Option(None, "--harness", help="lm-eval-harness task(s) instead of a suite: "
                                                                          "TASK[,TASK...]"),
           tasks_dir: Optional[Path] = typer.Option(None, "--tasks-dir", help="folder of lm-eval task YAMLs (offline)"),
+          system: Optional[str] = typer.Option(None, "--system", help="--harness: a system prompt for every item"),
           out: Optional[Path] = typer.Option(None, "--out", help="folder for predictions.parquet and summary.json"),
           adapter: Optional[str] = typer.Option(None, "--adapter", help="LoRA adapter folder (curate train OUT/adapter)"),
           limit: Optional[int] = typer.Option(None, "--limit", min=1, help="first N items per group"),
@@ -191,7 +192,8 @@ def eval_(model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", 
         if harness:
             from .evals.harness import run_harness
             for task, summary in run_harness(model, harness.split(","), out, adapter, limit,
-                                             str(tasks_dir) if tasks_dir else None, device, batch_size).items():
+                                             str(tasks_dir) if tasks_dir else None, device, batch_size,
+                                             system).items():
                 typer.echo(f"{summary['suite']} ({summary['scorer']}): {summary['score']} over {summary['items']} "
                            f"items -> {Path(out) / task}")
             return
@@ -212,6 +214,7 @@ def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA 
             suite: List[str] = typer.Option([], "--suite", help="eval suite(s); repeat for several"),
             harness: Optional[str] = typer.Option(None, "--harness", help="lm-eval-harness task(s): TASK[,TASK...]"),
             tasks_dir: Optional[Path] = typer.Option(None, "--tasks-dir", help="folder of lm-eval task YAMLs (offline)"),
+            system: Optional[str] = typer.Option(None, "--system", help="--harness: a system prompt for every item"),
             out: Path = typer.Option(..., "--out"),
             model: str = typer.Option("bundled:smollm2-135m-instruct", "--model"),
             seeds: int = typer.Option(3, "--seeds", min=1, help="training seeds per arm"),
@@ -236,7 +239,8 @@ def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA 
         results = run_compare(baseline, treatment, suite, out, model, seeds, max_tokens,
                               int(limit) if limit and limit != "auto" else limit, {"max_len": max_len, "lr": lr},
                               harness=harness.split(",") if harness else None,
-                              tasks_dir=str(tasks_dir) if tasks_dir else None, detect=detect, items_cap=items_cap)
+                              tasks_dir=str(tasks_dir) if tasks_dir else None, detect=detect, items_cap=items_cap,
+                              system=system)
     except CurateError as exc:
         _fail(exc)
     from .evals.power import power_note

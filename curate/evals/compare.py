@@ -119,15 +119,15 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
             max_tokens: int | None = None, limit: int | dict[str, int] | str | None = None,
             train_options: dict | None = None, progress: bool = True, batch_size: int = 16,
             harness: list[str] | None = None, tasks_dir: str | None = None, detect: float = 0.02,
-            items_cap: int = 2000, pilot: int = 10) -> dict:
+            items_cap: int = 2000, pilot: int = 10, system: str | None = None) -> dict:
     """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite (and
-    lm-eval `harness` task), report. `limit`: items per group for every suite, a {suite: limit}
+    lm-eval `harness` task, with `system` as its system prompt), report. `limit`: items per group for every suite, a {suite: limit}
     dict, or "auto": per suite, a pilot on the first `pilot` items per group, then as many items as
     make `detect` detectable (`power.items_for_target`), at most `items_cap`."""
     from ..progress import Progress
     from .measures import measures as make_measures
     out = Path(out)
-    todo = make_measures(suites, list(harness or []), tasks_dir)
+    todo = make_measures(suites, list(harness or []), tasks_dir, system)
     notes = Progress(enabled=progress)
     arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes)
     store = cache_dir() / "compare"

@@ -5,8 +5,7 @@ lm-eval-harness is the evaluation tool users already run. curate calls its Pytho
 loads in plain lm-eval exactly as here) and turns its per-item samples (`log_samples`) into the
 same `predictions.parquet` + `summary.json` a curate suite writes: one folder per task, so
 `curate sql` and the paired bootstrap (`compare.scores_matrix`) read them like any suite's.
-(`curate compare --harness`, training both arms and running a harness task on each, is not
-built yet.)
+`curate compare --harness` runs a task on every trained arm (`measures.HarnessMeasure`).
 
 Tasks come from lm-eval's registry (which downloads their data: online) or from task YAMLs in
 `--tasks-dir` (offline over local files; docs/TRAINING.md has one). Prompts go through the model's
@@ -44,8 +43,9 @@ def harness_tasks(tasks: list[str], tasks_dir: str | None):
 
 def run_harness(model: str, tasks: list[str], out: str | Path, adapter: str | None = None,
                 limit: int | None = None, tasks_dir: str | None = None, device: str = "cpu",
-                batch_size: int = 8) -> dict[str, dict]:
-    """Evaluate `model` (+ `adapter`) on lm-eval `tasks`; per task, OUT/<task>/ as `curate eval` writes."""
+                batch_size: int = 8, system: str | None = None) -> dict[str, dict]:
+    """Evaluate `model` (+ `adapter`) on lm-eval `tasks`; per task, OUT/<task>/ as `curate eval` writes.
+    `system`: a system prompt for every item (lm-eval's `system_instruction`; a task YAML has none)."""
     import lm_eval
     from ..models.lm import resolve
     manager = harness_tasks(tasks, tasks_dir)
@@ -55,6 +55,7 @@ def run_harness(model: str, tasks: list[str], out: str | Path, adapter: str | No
     model_args = f"pretrained={resolve(model)},dtype=float32" + (f",peft={adapter}" if adapter else "")
     result = lm_eval.simple_evaluate(model="hf", model_args=model_args, tasks=tasks, task_manager=manager,
                                      log_samples=True, apply_chat_template=True, limit=limit,
+                                     system_instruction=system,
                                      batch_size=batch_size, device=device)
     summaries = {}
     for task, samples in result["samples"].items():

@@ -39,6 +39,7 @@ class SuiteMeasure:
 class HarnessMeasure:
     task: str
     tasks_dir: Optional[str] = None
+    system: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -50,14 +51,16 @@ class HarnessMeasure:
         from importlib.metadata import version
         files = sorted(p for p in Path(self.tasks_dir).rglob("*") if p.is_file()) if self.tasks_dir else []
         data = sorted({f for y in files if y.suffix in (".yaml", ".yml") for f in _named_files(y)} - set(files))
-        return ["harness", self.task, files_fingerprint(files), files_fingerprint(data), version("lm_eval")]
+        return ["harness", self.task, self.system, files_fingerprint(files), files_fingerprint(data),
+                version("lm_eval")]
 
     def folder(self, result: Path) -> Path:
         return result / self.task
 
     def run(self, model: str, adapter: str, result: Path, limit: Optional[int], batch_size: int, progress: bool):
         from .harness import run_harness
-        run_harness(model, [self.task], result, adapter, limit, self.tasks_dir, device="auto", batch_size=batch_size)
+        run_harness(model, [self.task], result, adapter, limit, self.tasks_dir, device="auto", batch_size=batch_size,
+                    system=self.system)
 
 
 def _named_files(task_yaml: Path) -> list[Path]:
@@ -85,9 +88,9 @@ def _named_files(task_yaml: Path) -> list[Path]:
     return found
 
 
-def measures(suites: list[str], harness: list[str], tasks_dir: Optional[str]) -> list:
+def measures(suites: list[str], harness: list[str], tasks_dir: Optional[str], system: Optional[str] = None) -> list:
     """Suites first, then harness tasks; an unknown harness task is an error before training."""
     if harness:
         from .harness import harness_tasks
         harness_tasks(harness, tasks_dir)
-    return [SuiteMeasure(s) for s in suites] + [HarnessMeasure(t, tasks_dir) for t in harness]
+    return [SuiteMeasure(s) for s in suites] + [HarnessMeasure(t, tasks_dir, system) for t in harness]
