@@ -106,6 +106,10 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
     lm, tokenizer = loaded or load_for_eval(model, adapter, device)
     conversations = []
     for r in records:
+        if spec.indicator:                   # where mark.context_indicator puts it: the end of the user turn
+            from ..steps.mark.context_indicator import with_indicator
+            r = {**r, **dict(zip(("instruction", "context"), with_indicator(r.get("instruction"), r.get("context"),
+                                                                            spec.indicator)[:2]))}
         messages = to_messages({**r, "response": ""})[:-1]
         if spec.system and not r.get("system"):
             messages = [{"role": "system", "content": spec.system}] + messages

@@ -127,6 +127,13 @@ def contains_all(pred: str, refs: list[str]) -> float:
     return float(all(normalize(r) in p for r in refs))
 
 
+def contains(pred: str, refs: list[str]) -> float:
+    """Some reference answer appears in the prediction (normalised): the context-awareness paper's
+    metric for extractive QA, which does not punish a correct answer given in a sentence."""
+    p = normalize(pred)
+    return float(any(normalize(r) and normalize(r) in p for r in refs))
+
+
 def _first_position(text: str, phrases: list[str]) -> int | None:
     found = [m.start() for p in phrases if normalize(p)
              for m in [re.search(rf"\b{re.escape(normalize(p))}\b", text)] if m]
@@ -176,5 +183,6 @@ def steps_in_order(pred: str, refs: list[str]) -> float:
 SCORERS: dict[str, Callable[..., float]] = {
     "exact_match": exact_match, "squad_f1": squad_f1, "numeric": numeric_match,
     "multiple_choice": multiple_choice, "rouge_l": rouge_l, "contains_all": contains_all,
+    "contains": contains,
     "faithfulness": faithfulness, "steps_in_order": steps_in_order, "rouge_l_content": rouge_l_content,
 }

@@ -15,6 +15,11 @@ A suite YAML:
 Each record's conversation without its response is the prompt (`records.to_messages`, the one
 renderer); the response is the reference (`references_field` names a column holding a JSON list
 of alternatives instead).
+
+A suite YAML may also start from a built-in one and change some settings:
+
+    base: conflictqa-choice       # any built-in suite name
+    indicator: " [IND]"           # appended to every query's user turn (conditional instruction tuning)
 """
 
 from __future__ import annotations
@@ -66,6 +71,8 @@ class SuiteSpec(BaseModel):
     gold_field: Optional[str] = Field(None, description="choice: column with the gold option's index or text "
                                                         "(default: the item's response)")
     measures: Optional[str] = Field(None, description="what the suite measures, for `curate eval --list`")
+    indicator: Optional[str] = Field(None, description="text appended to every query's user turn (e.g. \" [IND]\", "
+                                                       "as mark.context_indicator puts it in training data)")
     _file: Optional[str] = PrivateAttr(None)
 
     def where(self) -> str:
@@ -164,6 +171,11 @@ BUILTINS = {
     "xquad": ("XQuAD [:LANG] reading comprehension, generated span, SQuAD F1", "google/xquad",
               lambda part: dict(inputs=_xquad_inputs(part), scorer="squad_f1", max_new_tokens=32, group_by=None,
                                 stop=["\n"], system="Answer with a short span copied from the passage.")),
+    "xquad-contains": ("XQuAD [:LANG], generated answer, right when it contains the reference span (the "
+                       "context-awareness paper's metric)", "google/xquad",
+                       lambda part: dict(inputs=_xquad_inputs(part), scorer="contains", max_new_tokens=64,
+                                         group_by=None, stop=["\n\n"],
+                                         system="Answer the question using the passage.")),
     "xquad-loss": ("XQuAD [:LANG] by per-token loss of the reference span given the passage (lower is better)",
                    "google/xquad",
                    lambda part: dict(inputs=_xquad_inputs(part), scorer="ref_loss", group_by=None,
@@ -239,15 +251,20 @@ def load_suite(name_or_file: str) -> SuiteSpec:
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise ConfigError(f"suite file does not exist: {name_or_file}")
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text()) or {}
+        base = data.pop("base", None) if isinstance(data, dict) else None
+        own_inputs = isinstance(data, dict) and "inputs" in data
+        if base is not None:                 # a built-in suite with some settings changed (e.g. indicator)
+            inherited = builtin(str(base)).model_dump(exclude={"name", "measures"})
+            data = {**inherited, **data}
         try:
-            spec = SuiteSpec.model_validate({"name": path.stem, **(data or {})})
+            spec = SuiteSpec.model_validate({"name": path.stem, **data})
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{name_or_file}: {problems}") from None
         spec._file = str(path)
         for item in spec.inputs:                              # paths relative to the suite file
-            if "path" in item and not Path(item["path"]).is_absolute():
+            if own_inputs and "path" in item and not Path(item["path"]).is_absolute():
                 item["path"] = str(path.parent / item["path"])
         return spec
     return builtin(name_or_file)

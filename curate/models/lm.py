@@ -73,15 +73,17 @@ def load_tokenizer(model: str):
     return tok
 
 
-def load_model(model: str, device: str = "cpu", dtype: str = "auto"):
-    """A causal LM on `device`; dtype `auto` is bf16 on CUDA, fp32 on CPU."""
+def load_model(model: str, device: str = "cpu", dtype: str = "auto", attention: str | None = None):
+    """A causal LM on `device`; dtype `auto` is bf16 on CUDA, fp32 on CPU. `attention`: the
+    attention implementation (`eager` for a probe that reads attention weights: SDPA returns none)."""
     import torch
     from transformers import AutoModelForCausalLM
     location = resolve(model)
     torch_dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
                    "bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
     try:
-        lm = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype)
+        lm = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype,
+                                                  **({"attn_implementation": attention} if attention else {}))
     except OSError as exc:
         raise ConfigError(_unreachable(model, exc)) from None
     return lm.to(device)

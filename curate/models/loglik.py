@@ -69,7 +69,8 @@ def options_logprobs(model, pad_id: int, prompt: list[int], options: list[list[i
     model.eval()
     n, width = len(options), max(len(o) for o in options)
     with torch.inference_mode():
-        first = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+        # only the last position's logits: the prompt's own (length x vocabulary) logits are never read
+        first = model(input_ids=torch.tensor([prompt], device=device), use_cache=True, logits_to_keep=1)
         cache = getattr(first, "cache", None) or first.past_key_values
         cache.batch_repeat_interleave(n)
         ids = torch.full((n, width), pad_id, dtype=torch.long)

@@ -5,7 +5,7 @@ helpers several families share. Importing this package registers every built-in 
 from __future__ import annotations
 
 from .base import REGISTRY, Context, Result, Step, StepConfig, register
-from . import compose, dedup, filter, normalize, score, select, tag  # noqa: F401,E402  (registration)
+from . import compose, dedup, filter, mark, normalize, score, select, tag  # noqa: F401,E402  (registration)
 from .registry import build_config, step_class, validate_step_configs
 
 __all__ = ["REGISTRY", "Context", "Result", "Step", "StepConfig", "register", "build_config",

@@ -1,2 +1,4 @@
-"""`mark.*`: steps that mark parts of records for training rather than keep or drop whole ones (for
-example token-level loss masks). None is built in yet; a new one goes in `mark/<name>.py`."""
+"""`mark.*`: steps that mark records for training rather than keep or drop them (a conditional
+indicator now; token-level loss masks later)."""
+
+from . import context_indicator  # noqa: F401  (importing a module registers its step)

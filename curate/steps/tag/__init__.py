@@ -1,4 +1,4 @@
 """`tag.*`: add `tag_*` / `score_*` columns that describe records without dropping them (except where a
 step's config asks it to reject malformed records)."""
 
-from . import chain, cluster  # noqa: F401  (importing a module registers its step)
+from . import chain, cluster, context_dependency  # noqa: F401  (importing a module registers its step)
