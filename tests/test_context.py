@@ -143,3 +143,31 @@ def test_contains_scorer():
     assert contains("It was blue.", ["green car", "green"]) == 0.0
     assert contains("anything", [""]) == 0.0
     assert np.isclose(contains("GREEN", ["green"]), 1.0)
+
+
+def test_a_special_token_indicator_is_added_trained_and_loaded_back_for_eval(tiny, tmp_path):
+    """special_token: true -> `curate train` on the run adds "[IND]" as one token, trains its
+    embedding row (it moves; the rest of the embedding does not), and the eval loads the adapter
+    with that tokenizer."""
+    import torch
+    from curate.models.lm import load_for_eval, load_model
+    from curate.train.config import TrainConfig
+    from curate.train.loop import Trainer
+    write_jsonl(tmp_path / "d.jsonl", _records())
+    steps = [{"use": "tag.context_dependency", "with": {"model": tiny, "top_fraction": 0.5}},
+             {"use": "mark.context_indicator", "with": {"special_token": True}}]
+    run = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}], steps)
+    summary = Trainer(TrainConfig(data=str(run.dir), model=tiny, out=str(tmp_path / "t"), max_len=64, lr=1e-2),
+                      progress=False).run()
+    assert summary["added_tokens"] == ["[IND]"]
+    model, tok = load_for_eval(tiny, str(tmp_path / "t" / "adapter"), "cpu")
+    ind = tok.convert_tokens_to_ids("[IND]")
+    assert tok("Where? [IND]", add_special_tokens=False)["input_ids"][-1] == ind
+    base = load_model(tiny, "cpu").get_input_embeddings().weight
+    with torch.no_grad():
+        tuned = model.get_input_embeddings()(torch.tensor([[0, ind]]))[0]
+    assert ind == base.shape[0]                                          # a new row
+    assert torch.allclose(tuned[0], base[0])                             # old rows untouched
+    pieces = load_model(tiny, "cpu").get_input_embeddings().weight[
+        torch.tensor(load_for_eval(tiny, None, "cpu")[1]("[IND]", add_special_tokens=False)["input_ids"])].mean(0)
+    assert not torch.allclose(tuned[1], pieces, atol=1e-4)             # trained away from its starting point

@@ -61,9 +61,10 @@ def resolve(model: str) -> str:
     return model
 
 
-def load_tokenizer(model: str):
+def load_tokenizer(model: str, folder: str | None = None):
+    """The model's tokenizer, or the one saved in `folder` (an adapter trained with new tokens)."""
     from transformers import AutoTokenizer
-    location = resolve(model)
+    location = folder or resolve(model)
     try:
         tok = AutoTokenizer.from_pretrained(location)
     except OSError as exc:
@@ -97,9 +98,12 @@ def _unreachable(model: str, exc: Exception) -> str:
 def load_for_eval(model: str, adapter: str | None, device: str):
     """A model (with a LoRA adapter when given) in eval mode and its tokenizer, left-padded for
     batched generation and scoring."""
-    tokenizer = load_tokenizer(model)
+    own = adapter and (Path(adapter) / "tokenizer_config.json").is_file()   # an adapter trained with new tokens
+    tokenizer = load_tokenizer(model, adapter if own else None)
     tokenizer.padding_side = "left"
     lm = load_model(model, device)
+    if own and len(tokenizer) > lm.get_input_embeddings().num_embeddings:
+        lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)   # the adapter holds the new rows
     if adapter:
         from peft import PeftModel
         if not (Path(adapter) / "adapter_config.json").is_file():

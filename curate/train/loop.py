@@ -92,15 +92,41 @@ def _device(cfg: TrainConfig) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _lora(model, cfg: TrainConfig):
+def data_tokens(data: str) -> list[str]:
+    """Tokens a run's steps ask the trainer to add (`add_tokens` in a stage's stats, from
+    mark.context_indicator with special_token: true), so training on the run needs no flag."""
+    manifest = Path(data) / "manifest.json"
+    if not manifest.is_file():
+        return []
+    stages = json.loads(manifest.read_text()).get("stages", [])
+    return sorted({s["stats"]["add_tokens"] for s in stages if isinstance(s.get("stats", {}).get("add_tokens"), str)})
+
+
+def grow_embeddings(model, size: int, new_ids: list[int], pieces: list[list[int]]) -> None:
+    """Room for new tokens, each starting as the mean embedding of the pieces its text was split
+    into before (so "[IND]" starts near "[", "IND", "]" and not as noise)."""
+    import torch
+    model.resize_token_embeddings(size, mean_resizing=False)
+    weight = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for new, old in zip(new_ids, pieces):
+            weight[new] = weight[torch.tensor(old)].mean(0)
+
+
+def _lora(model, cfg: TrainConfig, new_token_ids: list[int] = ()):
     from peft import LoraConfig, get_peft_model
     names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
     targets = cfg.target_modules or ([m for m in LLAMA_MODULES if m in names] or "all-linear")
     missing = [m for m in (cfg.target_modules or []) if m not in names]
     if missing:
         raise ConfigError(f"target_modules {missing} are not modules of {cfg.model}")
+    # New tokens: only their rows of the embedding are trained (PEFT's trainable tokens, tied
+    # output layer included). Without this, LoRA never touches embeddings and a new token's
+    # vector stays as initialised; training the whole embedding (modules_to_save) would also work
+    # but makes every adapter carry a full vocabulary matrix.
+    extra = {"trainable_token_indices": {"embed_tokens": list(new_token_ids)}} if new_token_ids else {}
     return get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                                            target_modules=targets, task_type="CAUSAL_LM"))
+                                            target_modules=targets, task_type="CAUSAL_LM", **extra))
 
 
 def token_loss_sum(model, batch: dict) -> tuple:
@@ -134,11 +160,18 @@ class Trainer:
         from ..progress import Progress
         notes = Progress(enabled=self.progress)
         tokenizer = load_tokenizer(cfg.model)
+        new_tokens = sorted(set(cfg.add_tokens) | set(data_tokens(cfg.data)))
+        pieces = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in new_tokens]
+        if new_tokens:
+            tokenizer.add_tokens(new_tokens)
         plan = make_plan(cfg, tokenizer, load_training_records(cfg.data, cfg.limit))
         notes.note(f"train: {plan.examples:,} examples in {len(plan.rows):,} packed rows, {plan.tokens:,} tokens; "
                    f"loading {cfg.model} on {device}")
         dtype = cfg.dtype if cfg.dtype != "auto" else ("bf16" if device.startswith("cuda") else "fp32")
-        model = _lora(load_model(cfg.model, device, dtype), cfg)
+        base = load_model(cfg.model, device, dtype)
+        if new_tokens:
+            grow_embeddings(base, len(tokenizer), tokenizer.convert_tokens_to_ids(new_tokens), pieces)
+        model = _lora(base, cfg, tokenizer.convert_tokens_to_ids(new_tokens) if new_tokens else [])
         rows_per_step = cfg.batch_size * cfg.grad_accum
         steps = math.ceil(len(plan.rows) / rows_per_step)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -160,12 +193,14 @@ class Trainer:
                                   device, dtype, params, pad, metrics, bar, task)
         metrics.close()
         notes.note(f"train: saving the adapter to {self.out / 'adapter'}")
-        model.save_pretrained(str(self.out / "adapter"))
+        model.save_pretrained(str(self.out / "adapter"), save_embedding_layers=False)
+        if new_tokens:                   # the eval loads this tokenizer and grows the model to fit it
+            tokenizer.save_pretrained(str(self.out / "adapter"))
         summary = {"model": cfg.model, "device": device, "dtype": dtype, "steps": steps, "rows": len(plan.rows),
                    "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,
                    "tokens": plan.tokens, "seconds": round(seconds, 2),
                    "tokens_per_s": round(plan.tokens / max(seconds, 1e-9), 1),
-                   "trainable_params": sum(p.numel() for p in params)}
+                   "trainable_params": sum(p.numel() for p in params), "added_tokens": new_tokens}
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
         shutil.rmtree(self.out / "checkpoint", ignore_errors=True)
         from .plot import plot_loss

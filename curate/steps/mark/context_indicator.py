@@ -31,11 +31,16 @@ class MarkContextIndicator(Step):
     `tag.context_dependency`), append `indicator` (default " [IND]") to the user turn: to the
     context when the record has one, else to the instruction, so the trainer's and an eval
     suite's rendering (`indicator:` in the suite) put it in the same place. A turn that already
-    ends with the indicator is not marked twice (counted as `already_marked`). Never rejects."""
+    ends with the indicator is not marked twice (counted as `already_marked`). With
+    `special_token: true` the indicator becomes one new token when `curate train` trains on the
+    run (its embedding row is trained beside LoRA, and the adapter carries the tokenizer); by
+    default it stays plain text. Never rejects."""
 
     class Config(StepConfig):
         indicator: str = Field(DEFAULT_INDICATOR, min_length=1, description="text appended to the user turn")
         tag: str = Field("tag_context_dependent", description="boolean column naming the records to mark")
+        special_token: bool = Field(False, description="make the indicator one new token: `curate train` on this "
+                                                       "run adds it to the tokenizer and trains its embedding")
 
     def apply(self, batch: pl.DataFrame) -> Result:
         from ...errors import ConfigError
@@ -52,4 +57,7 @@ class MarkContextIndicator(Step):
             already += not added
         kept = batch.with_columns(pl.Series("instruction", instructions, dtype=pl.Utf8),
                                   pl.Series("context", contexts, dtype=pl.Utf8))
-        return Result(kept=kept, stats={"marked": marked, "already_marked": already})
+        stats = {"marked": marked, "already_marked": already}
+        if self.config.special_token:          # read by the trainer (train.loop.data_tokens)
+            stats["add_tokens"] = self.config.indicator.strip()
+        return Result(kept=kept, stats=stats)
