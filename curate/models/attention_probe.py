@@ -79,8 +79,15 @@ def _decoder_layers(model):
 
 def user_attention(model, pad_id: int, items: list[Layout], layers: list[int]) -> list[list[float]]:
     """Per item, per assistant turn: the mean over the turn's tokens of the maximum over heads of
-    the attention summed over user tokens before it, averaged over `layers`. Items are right-padded
-    into one batch (causal attention: padding after a sequence does not change it)."""
+    the attention summed over user tokens before it, averaged over `layers`."""
+    by_layer = user_attention_by_layer(model, pad_id, items, layers)
+    return [[float(np.mean([by_layer[k][row][t] for k in by_layer])) for t in range(len(it.turns))]
+            for row, it in enumerate(items)]
+
+
+def user_attention_by_layer(model, pad_id: int, items: list[Layout], layers: list[int]) -> dict[int, list[list[float]]]:
+    """`user_attention` for each layer separately (one forward pass for all of them). Items are
+    right-padded into one batch (causal attention: padding after a sequence does not change it)."""
     import torch
     device = next(model.parameters()).device
     width = max(len(it.ids) for it in items)
@@ -115,5 +122,8 @@ def user_attention(model, pad_id: int, items: list[Layout], layers: list[int]) -
     finally:
         for h in handles:
             h.remove()
-    per_token = torch.stack([captured[k] for k in sorted(set(layers))]).mean(0).cpu().numpy()
-    return [[float(per_token[row, a:b].mean()) for a, b in it.turns] for row, it in enumerate(items)]
+    out = {}
+    for k in sorted(set(layers)):
+        per_token = captured[k].cpu().numpy()
+        out[k] = [[float(per_token[row, a:b].mean()) for a, b in it.turns] for row, it in enumerate(items)]
+    return out
