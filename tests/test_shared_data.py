@@ -140,3 +140,29 @@ def test_bbh_choice_finds_each_tasks_options(task, options):
     spec = load_suite(f"bbh-choice:{task}")
     items = checked_items(suite_records(spec), spec)
     assert len(items) >= 100 and all(opts[:2] == options for opts, _ in items)
+
+
+def test_conflictqa_choice_pairs_the_passage_answer_with_the_memory_answer():
+    """Two options per item, the passage's (counter) answer the gold one; the one item whose two
+    answers are the same sentence cannot be decided and is left out."""
+    from curate.evals.loglik_scoring import checked_items
+    from curate.evals.run import suite_records
+    from curate.evals.suites import load_suite
+    spec = load_suite("conflictqa-choice")
+    records = suite_records(spec)
+    items = checked_items(records, spec)
+    decided = [(r, it) for r, it in zip(records, items) if it is not None]
+    assert len(records) == 1245 and len(decided) == 1244
+    for record, (options, gold) in decided[:50]:
+        assert gold == 0 and options[0] == record["response"] and options[1] == record["memory_answer"]
+        assert record["context"]                              # the counter-memory passage is in the prompt
+
+
+def test_every_built_in_suite_says_what_it_measures_and_that_its_data_is_here(cli):
+    from curate.evals.suites import BUILTINS
+    result = cli("eval", "--list", "--data-dir", SHARED)
+    assert result.exit_code == 0, result.output
+    for name in BUILTINS:
+        assert f"\n{name}  [" in result.output
+    assert "data: missing" not in result.output and all(m for m, _, _ in BUILTINS.values())
+    assert max(len(line) for line in result.output.splitlines()[1:]) <= 80     # after the data folder's path
