@@ -66,7 +66,7 @@ def rescore(compare_dir: Path, seeds: int, suite: str, scorer: str) -> dict:
 
 def reeval(compare_dir: Path, seeds: int, suite: str, limit: int, batch_size: int) -> dict:
     """Evaluate a finished compare's adapters on more items of `suite` (more power, no retraining)."""
-    from curate.evals.compare import bootstrap_diff, scores_matrix
+    from curate.evals.compare import bootstrap_diff, oriented, scores_matrix
     from curate.evals.run import evaluate
     from curate.evals.suites import suite_dirname
     from curate.models.bundled import SMOLLM2
@@ -80,7 +80,8 @@ def reeval(compare_dir: Path, seeds: int, suite: str, limit: int, batch_size: in
                 evaluate(SMOLLM2, suite, target, adapter=str(run / "train" / "adapter"), limit=limit,
                          batch_size=batch_size)
             dirs[arm].append(target)
-    return bootstrap_diff(scores_matrix(dirs["baseline"])[0], scores_matrix(dirs["treatment"])[0])
+    lower = json.loads((dirs["baseline"][0] / "summary.json").read_text()).get("lower_is_better", False)
+    return oriented(bootstrap_diff(scores_matrix(dirs["baseline"])[0], scores_matrix(dirs["treatment"])[0]), lower)
 
 
 def main() -> None:
@@ -105,7 +106,8 @@ def main() -> None:
     ap.add_argument("--reuse-baseline", help="a finished compare folder whose baseline arm (same budget and "
                                              "training settings) this run reuses, e.g. when only the ratio changes")
     ap.add_argument("--more-items", type=int, help="only: evaluate the finished arms' adapters on this many "
-                                                   "ii-sequential items per task, and report")
+                                                   "items per group of --more-suite, and report")
+    ap.add_argument("--more-suite", default="ii-sequential", help="the suite --more-items evaluates")
     ap.add_argument("--prebuilt", help="a folder written by --export-runs: train on those datasets")
     args = ap.parse_args()
     from curate import run
@@ -143,10 +145,10 @@ def main() -> None:
     tag = f"budget{args.budget}-ratio{args.ratio}-lr{args.lr:g}"
     if args.more_items:
         for arm in args.arms.split(","):
-            r = reeval(work / tag / arm, args.seeds, "ii-sequential", args.more_items, args.eval_batch)
-            print(f"{arm} ii-sequential, {r['items']} items: {r['baseline']:.4f} -> {r['treatment']:.4f}, "
-                  f"{r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}] {r['verdict']}")
-            (work / tag / arm / f"ii-sequential-n{args.more_items}.json").write_text(json.dumps(r, indent=2))
+            r = reeval(work / tag / arm, args.seeds, args.more_suite, args.more_items, args.eval_batch)
+            print(f"{arm} {args.more_suite}, {r['items']} items: {r['baseline']:.4f} -> {r['treatment']:.4f}, "
+                  f"{r['diff']:+.4f} [{r['low']:+.4f}, {r['high']:+.4f}] {r['verdict']}, detectable {r['detectable']}")
+            (work / tag / arm / f"{args.more_suite}-n{args.more_items}.json").write_text(json.dumps(r, indent=2))
         return
     results = {}
     first_out = None
