@@ -121,19 +121,19 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
             harness: list[str] | None = None, tasks_dir: str | None = None, detect: float = 0.02,
             items_cap: int = 2000, pilot: int = 10, system: str | None = None) -> dict:
     """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite (and
-    lm-eval `harness` task, with `system` as its system prompt), report. `limit`: items per group for every suite, a {suite: limit}
-    dict, or "auto": per suite, a pilot on the first `pilot` items per group, then as many items as
+    lm-eval `harness` task, with `system` as its system prompt), report. `limit`: items per group
+    for every suite, a {suite: limit} dict, or "auto": per suite, a pilot on the first `pilot` items per group, then as many items as
     make `detect` detectable (`power.items_for_target`), at most `items_cap`."""
     from ..progress import Progress
     from .measures import measures as make_measures
     out = Path(out)
     todo = make_measures(suites, list(harness or []), tasks_dir, system)
+    identities = [m.identity() for m in todo]           # a missing suite file fails before any training
     notes = Progress(enabled=progress)
     arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes)
     store = cache_dir() / "compare"
     results, chosen = {}, {}
-    for measure in todo:
-        identity = measure.identity()
+    for measure, identity in zip(todo, identities):
         n = limit.get(measure.name) if isinstance(limit, dict) else limit
         if n == "auto":
             from .power import items_for_target
