@@ -152,6 +152,16 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     return results
 
 
+def train_settings(cfg) -> dict:
+    """The training settings an arm's key covers: all but data and out, and without a setting
+    that is off (`add_tokens` empty), so adding such a setting to curate keeps the keys of arms
+    trained before it, which it could not have changed."""
+    settings = cfg.model_dump(mode="json", exclude={"data", "out"})
+    if not settings.get("add_tokens"):
+        settings.pop("add_tokens", None)
+    return settings
+
+
 def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_tokens, train_options, progress,
                 notes) -> dict:
     """Each arm's adapters, trained at one token budget or reused from the cache when the data,
@@ -168,7 +178,7 @@ def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_toke
         for seed in range(seeds):
             run = out / arm / f"seed-{seed}"
             cfg = TrainConfig(data=data, model=model, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
-            trained_key = arm_key(data_id, model_id, cfg.model_dump(mode="json", exclude={"data", "out"}))
+            trained_key = arm_key(data_id, model_id, train_settings(cfg))
             trained = store / "train" / trained_key
             if (trained / "summary.json").is_file():
                 notes.note(f"compare: {arm}, seed {seed}: reusing the adapter trained with the same data and settings")
