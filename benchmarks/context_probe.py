@@ -39,7 +39,7 @@ def main() -> None:
     import torch
     from scipy.stats import spearmanr
     from curate.io.load import load_records
-    from curate.models.attention_probe import layout, num_layers, user_attention_by_layer
+    from curate.models.attention_probe import num_layers, user_attention_by_layer
     from curate.models.lm import load_model, load_tokenizer
     from curate.records import to_messages
     from curate.steps.base import Context
