@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..user_cache import cache_dir
-from .identity import arm_key, data_identity, eval_key, model_identity
+from .identity import arm_key, data_identity, eval_key, model_identity, train_settings
 from .power import bootstrap_diff, power_note
 
 
@@ -122,16 +122,17 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
             items_cap: int = 2000, pilot: int = 10, system: str | None = None) -> dict:
     """Train both arms on `seeds` seeds at the same token budget, evaluate on every suite (and
     lm-eval `harness` task, with `system` as its system prompt), report. `limit`: items per group
-    for every suite, a {suite: limit} dict, or "auto": per suite, a pilot on the first `pilot` items per group, then as many items as
-    make `detect` detectable (`power.items_for_target`), at most `items_cap`."""
+    for every suite, a {suite: limit} dict, or "auto": per suite, a pilot on the first `pilot`
+    items per group, then as many items as make `detect` detectable (`power.items_for_target`),
+    at most `items_cap`."""
     from ..progress import Progress
     from .measures import measures as make_measures
     out = Path(out)
     todo = make_measures(suites, list(harness or []), tasks_dir, system)
     identities = [m.identity() for m in todo]           # a missing suite file fails before any training
     notes = Progress(enabled=progress)
-    arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes)
     store = cache_dir() / "compare"
+    arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes, store)
     results, chosen = {}, {}
     for measure, identity in zip(todo, identities):
         n = limit.get(measure.name) if isinstance(limit, dict) else limit
@@ -152,25 +153,14 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     return results
 
 
-def train_settings(cfg) -> dict:
-    """The training settings an arm's key covers: all but data and out, and without a setting
-    that is off (`add_tokens` empty), so adding such a setting to curate keeps the keys of arms
-    trained before it, which it could not have changed."""
-    settings = cfg.model_dump(mode="json", exclude={"data", "out"})
-    if not settings.get("add_tokens"):
-        settings.pop("add_tokens", None)
-    return settings
-
-
 def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_tokens, train_options, progress,
-                notes) -> dict:
+                notes, store: Path) -> dict:
     """Each arm's adapters, trained at one token budget or reused from the cache when the data,
     model, settings and seed are all the same."""
     from ..train.config import TrainConfig
     from ..train.loop import Trainer
     options = dict(train_options or {})
     budget = max_tokens or equal_budget([baseline, treatment], model, options.get("max_len", 1024))
-    store = cache_dir() / "compare"
     model_id = model_identity(model)
     arms: dict = {"budget": budget, "keys": {}, "runs": {}}
     for arm, data in (("baseline", baseline), ("treatment", treatment)):

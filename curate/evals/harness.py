@@ -14,6 +14,7 @@ chat template (`apply_chat_template`), as curate's own suites do.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -24,13 +25,20 @@ from ..errors import ConfigError
 METRICS = ("acc", "exact_match", "acc_norm", "f1", "bleu")
 
 
-def harness_tasks(tasks: list[str], tasks_dir: str | None):
-    """lm-eval's task manager, after checking every task is known to it."""
+@functools.lru_cache(maxsize=4)
+def _task_manager(tasks_dir: str | None):
+    """One lm-eval task manager per tasks folder: building one indexes every task (seconds), and
+    `curate compare --harness` asks for it once per check and once per trained adapter."""
     try:
         from lm_eval.tasks import TaskManager
     except ImportError:
         raise ConfigError("--harness needs lm-eval-harness: pip install lm-eval") from None
-    manager = TaskManager(include_path=str(tasks_dir)) if tasks_dir else TaskManager()
+    return TaskManager(include_path=str(tasks_dir)) if tasks_dir else TaskManager()
+
+
+def harness_tasks(tasks: list[str], tasks_dir: str | None):
+    """lm-eval's task manager, after checking every task is known to it."""
+    manager = _task_manager(tasks_dir)
     known = set(manager.all_tasks)
     missing = [t for t in tasks if t not in known]
     if missing:

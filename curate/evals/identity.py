@@ -38,6 +38,21 @@ def model_identity(model: str) -> list:
     return ["name", model]
 
 
+# Settings added after results were first cached, with the value that means "off": left out of a
+# key while they have it, so a result made before the setting existed (which it could not have
+# changed) keeps its key.
+LATER_SETTINGS = {"add_tokens": [], "options_fields": [], "indicator": None}
+
+
+def stable(settings: dict) -> dict:
+    return {k: v for k, v in settings.items() if not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])}
+
+
+def train_settings(cfg) -> dict:
+    """The training settings an arm's key covers: all but data and out (`stable`)."""
+    return stable(cfg.model_dump(mode="json", exclude={"data", "out"}))
+
+
 def suite_identity(suite: str) -> list:
     """A suite's settings and the content of the files it reads."""
     from ..io.files import resolve_files
@@ -45,7 +60,7 @@ def suite_identity(suite: str) -> list:
     spec = load_suite(suite)
     files = [files_fingerprint(resolve_files(item["path"], None, f"suite {spec.name}"))
              for item in spec.inputs if item.get("path")]
-    return [spec.model_dump(mode="json"), files]
+    return [stable(spec.model_dump(mode="json")), files]
 
 
 def arm_key(data: list, model: list, train_settings: dict) -> str:
