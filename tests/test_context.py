@@ -171,3 +171,24 @@ def test_a_special_token_indicator_is_added_trained_and_loaded_back_for_eval(tin
     pieces = load_model(tiny, "cpu").get_input_embeddings().weight[
         torch.tensor(load_for_eval(tiny, None, "cpu")[1]("[IND]", add_special_tokens=False)["input_ids"])].mean(0)
     assert not torch.allclose(tuned[1], pieces, atol=1e-4)             # trained away from its starting point
+
+
+def test_a_probe_without_a_chat_template_needs_a_template_file(tiny, tmp_path):
+    """A base model has no chat template: a clear error, and `template:` (a Jinja file) fixes it."""
+    import json
+    import shutil
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny, bare)
+    (bare / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((bare / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (bare / "tokenizer_config.json").write_text(json.dumps(config))
+    write_jsonl(tmp_path / "d.jsonl", _records(2, 2))
+    inputs = [{"path": str(tmp_path / "d.jsonl")}]
+    with pytest.raises(ConfigError, match="no chat template.*template:"):
+        run_recipe(tmp_path / "a", inputs, [{"use": "tag.context_dependency", "with": {"model": str(bare)}}])
+    (tmp_path / "plain.jinja").write_text("{% for m in messages %}### {{ m['role'] }}:\n{{ m['content'] }}\n"
+                                          "{% endfor %}")
+    steps = [{"use": "tag.context_dependency", "with": {"model": str(bare), "template": str(tmp_path / "plain.jinja")}}]
+    final = run_recipe(tmp_path / "b", inputs, steps).final()
+    assert final["score_context_attention"].null_count() == 1                  # only the record with no user text

@@ -207,3 +207,23 @@ def test_a_missing_step_file_is_named_by_its_recipe_key_before_anything_runs(tmp
                       steps=[{"use": "dedup.exact"}, {"use": "filter.decontaminate", "with": {"evals": ["nope.jsonl"]}}]),
                tmp_path / "runs", progress=False)
     assert not (tmp_path / "runs").exists()
+
+
+def test_piped_progress_prints_plain_lines_not_redraws(monkeypatch, capsys):
+    """A log or CI sees that long work moves: a line per task now and then, and one at the end."""
+    import curate.progress as progress
+    monkeypatch.setattr(progress, "PIPED_EVERY_S", 0.0)
+    with progress.Progress() as bar:
+        task = bar.task("scoring [x]", total=4)
+        bar.advance(task, 2)
+        bar.advance(task, 2)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("scoring [x]: 2/4 (50%)")
+    assert lines[-1].startswith("scoring [x]: 4/4 (100%)") and lines[-1].endswith("done")
+    assert len(lines) == 3
+    monkeypatch.setattr(progress, "PIPED_EVERY_S", 3600.0)
+    with progress.Progress() as bar:
+        task = bar.task("quiet", total=10)
+        bar.advance(task, 3)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("quiet: 3/10 (30%)") and not lines[0].endswith("done")

@@ -39,9 +39,11 @@ class TagContextDependency(Step):
     highest (default 0.15: raw attention is not comparable across probe models). A record without
     a score (no user text; for loss_gain, no context) gets null score and tag, counted by reason in
     the stats. A conversation longer than `max_tokens` has the middle of its longest user message
-    cut until it fits (counted). Never rejects."""
+    cut until it fits (counted). A probe without a chat template (a base model) needs `template`,
+    a file holding a Jinja chat template that keeps each message's text as it is. Never rejects."""
 
     scope = "dataset"
+    files = ("template",)
 
     class Config(StepConfig):
         method: Literal["attention", "loss_gain"] = Field("attention", description="how dependence is scored")
@@ -54,6 +56,8 @@ class TagContextDependency(Step):
         batch_size: int = Field(8, ge=1, description="conversations per forward pass")
         max_tokens: int = Field(2048, ge=64, description="longest conversation the probe reads")
         device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
+        template: Optional[str] = Field(None, description="a file holding a Jinja chat template, for a probe that "
+                                                          "has none (or to replace its own)")
 
         @model_validator(mode="after")
         def _one_rule(self):
@@ -77,8 +81,13 @@ class TagContextDependency(Step):
             import torch
             device = "cuda" if torch.cuda.is_available() else "cpu"
         tokenizer = load_tokenizer(cfg.model)
+        if cfg.template:
+            from ..base import resolve_step_file
+            path = resolve_step_file(cfg.template, self.ctx.base_dir, "tag.context_dependency.template")[0]
+            tokenizer.chat_template = path.read_text(encoding="utf-8")
         if not getattr(tokenizer, "chat_template", None):
-            raise ConfigError(f"tag.context_dependency: the probe {cfg.model} has no chat template: use a chat model")
+            raise ConfigError(f"tag.context_dependency: the probe {cfg.model} has no chat template: use a chat "
+                              "model, or give `template:` (a file holding a Jinja chat template)")
         model = load_model(cfg.model, device, attention="eager" if cfg.method == "attention" else None)
         model.eval()
         window = min(cfg.max_tokens, getattr(model.config, "max_position_embeddings", cfg.max_tokens))
