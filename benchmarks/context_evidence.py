@@ -80,6 +80,8 @@ def main() -> None:
                                      "(default: run the recipe here)")
     args = ap.parse_args()
     os.chdir(ROOT)                         # the recipe names its inputs as ../shared/data/...
+    from curate.quiet import quiet_third_party
+    quiet_third_party()
     from curate import run
     from curate.evals.compare import compare
     from curate.models.bundled import SMOLLM2

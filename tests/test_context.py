@@ -159,7 +159,7 @@ def test_a_special_token_indicator_is_added_trained_and_loaded_back_for_eval(tin
     run = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}], steps)
     summary = Trainer(TrainConfig(data=str(run.dir), model=tiny, out=str(tmp_path / "t"), max_len=64, lr=1e-2),
                       progress=False).run()
-    assert summary["added_tokens"] == ["[IND]"]
+    assert summary["added_tokens"] == ["[IND]"] and summary["loss_computed_at"] == "supervised positions"
     model, tok = load_for_eval(tiny, str(tmp_path / "t" / "adapter"), "cpu")
     ind = tok.convert_tokens_to_ids("[IND]")
     assert tok("Where? [IND]", add_special_tokens=False)["input_ids"][-1] == ind

@@ -12,7 +12,8 @@ import torch
 from curate.errors import ConfigError, CurateError
 from curate.train.config import TrainConfig
 from curate.train.examples import EncodeError, encode
-from curate.train.loop import Trainer, token_loss_sum
+from curate.train.loop import Trainer
+from curate.train.supervised_loss import LossPath, full_logits_loss_sum, supervised_loss_sum
 from curate.train.packing import collate, pack
 from conftest import make_tiny_llama, write_jsonl
 
@@ -86,6 +87,42 @@ def test_loss_falls_and_run_writes_its_outputs(tiny_model, tmp_path):
                  "summary.json", "loss.png"):
         assert (tmp_path / "run" / name).is_file(), name
     assert steps[-1]["lr"] < steps[len(steps) // 2]["lr"]      # cosine decay
+    assert summary["loss_computed_at"] == "supervised positions"
+
+
+def test_loss_at_supervised_positions_only_equals_the_full_logits_loss(tiny_model, tokenizer, monkeypatch):
+    """Same loss and same LoRA gradients as projecting every position, in one piece and in
+    recomputed chunks; a head that does more than the decoder's projection falls back."""
+    import curate.train.supervised_loss as sl
+    from curate.models.lm import load_model
+    from curate.train.loop import _lora
+    records = [RECORD, {**RECORD, "instruction": "Name a colour.", "response": "Green, like grass."},
+               {**RECORD, "instruction": "And another one, please?", "response": "Blue."}]
+    batch = collate(pack([encode(tokenizer, r, 64) for r in records], 40, 0), tokenizer.pad_token_id)
+    assert batch["input_ids"].shape[0] >= 2                       # several rows, padded tails
+    model = _lora(load_model(tiny_model), TrainConfig(data="-", out="-", lora_dropout=0.0))
+
+    def grads(fn):
+        model.zero_grad()
+        loss, n = fn()
+        loss.backward()
+        return loss.detach(), n, [p.grad.clone() for p in model.parameters() if p.requires_grad]
+
+    full = grads(lambda: full_logits_loss_sum(model, batch))
+    parts = LossPath(model).parts
+    assert parts is not None
+    monkeypatch.setattr(sl, "CHUNK_ELEMENTS", 10**12)
+    one = grads(lambda: supervised_loss_sum(model, batch, parts))
+    monkeypatch.setattr(sl, "CHUNK_ELEMENTS", 7 * model.get_output_embeddings().weight.shape[0])   # 7 positions
+    chunked = grads(lambda: supervised_loss_sum(model, batch, parts))
+    for got in (one, chunked):
+        assert got[1] == full[1] and torch.isclose(got[0], full[0], rtol=1e-5)
+        assert all(float((a - b).abs().max()) <= 1e-5 * float(b.abs().max()) + 1e-8 for a, b in zip(got[2], full[2]))
+    path = LossPath(model)
+    decoder, head = path.parts
+    path.parts = (decoder, lambda h: head(h) * 0.5)               # like a logit scale the forward applies
+    loss, _ = path(batch)
+    assert path.name == "full logits" and torch.isclose(loss, full[0], rtol=1e-5)
 
 
 def test_token_budget_caps_the_run(tiny_model, tmp_path):
@@ -184,7 +221,9 @@ def test_bundled_smollm2_loads_offline_generates_and_trains_a_step(tokenizer, tm
                                   batch_size=4), progress=False).run()
     assert summary["steps"] == 1 and summary["trainable_params"] > 0
     batch = collate(pack([encode(tokenizer, RECORD, 64)], 64, 0), tokenizer.pad_token_id)
-    loss, n = token_loss_sum(model, batch)
+    loss, n = full_logits_loss_sum(model, batch)
+    fast, m = supervised_loss_sum(model, batch, LossPath(model).parts)
+    assert m == n and torch.isclose(fast, loss, rtol=1e-4)
     assert n > 0 and torch.isfinite(loss)
 
 

@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from .config import LLAMA_MODULES, TrainConfig
 from .examples import EncodeError, encode
 from .packing import PackedRow, collate, pack
+from .supervised_loss import LossPath
 
 
 @dataclass
@@ -129,19 +130,6 @@ def _lora(model, cfg: TrainConfig, new_token_ids: list[int] = ()):
                                             target_modules=targets, task_type="CAUSAL_LM", **extra))
 
 
-def token_loss_sum(model, batch: dict) -> tuple:
-    """Summed next-token cross-entropy over labelled tokens, and how many there were."""
-    import torch
-    # No attention mask and no cache: transformers then builds block-diagonal masks from the
-    # restarting position ids (see packing.py); with a cache it would silently attend across examples.
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-    labels = batch["labels"][:, 1:]
-    logits = logits[:, :-1]
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), labels.reshape(-1),
-                                             ignore_index=-100, reduction="sum")
-    return loss, int((labels != -100).sum())
-
-
 class Trainer:
     """Runs a plan; writes `out/adapter`, `train_config.json`, `metrics.jsonl`, `summary.json`, `loss.png`."""
 
@@ -184,13 +172,14 @@ class Trainer:
         metrics = self._metrics_from(start_step)
         pad = tokenizer.pad_token_id
         model.train()
+        loss_path = LossPath(model)
         tokens_done = sum(len(r.ids) for r in plan.rows[: start_step * rows_per_step])
         notes.note(f"train: {steps} steps" + (f", resuming after step {start_step}" if start_step else ""))
         with Progress(enabled=self.progress) as bar:
             task = bar.task("train", total=steps)
             bar.advance(task, start_step)
             seconds = self._steps(model, optimizer, scheduler, plan, steps, start_step, seconds_before, tokens_done,
-                                  device, dtype, params, pad, metrics, bar, task)
+                                  device, dtype, params, pad, metrics, bar, task, loss_path)
         metrics.close()
         notes.note(f"train: saving the adapter to {self.out / 'adapter'}")
         model.save_pretrained(str(self.out / "adapter"), save_embedding_layers=False)
@@ -200,7 +189,8 @@ class Trainer:
                    "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,
                    "tokens": plan.tokens, "seconds": round(seconds, 2),
                    "tokens_per_s": round(plan.tokens / max(seconds, 1e-9), 1),
-                   "trainable_params": sum(p.numel() for p in params), "added_tokens": new_tokens}
+                   "trainable_params": sum(p.numel() for p in params), "added_tokens": new_tokens,
+                   "loss_computed_at": loss_path.name}
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
         shutil.rmtree(self.out / "checkpoint", ignore_errors=True)
         from .plot import plot_loss
@@ -208,7 +198,7 @@ class Trainer:
         return summary
 
     def _steps(self, model, optimizer, scheduler, plan: Plan, steps: int, start_step: int, seconds_before: float,
-               tokens_done: int, device: str, dtype: str, params, pad: int, metrics, bar, task) -> float:
+               tokens_done: int, device: str, dtype: str, params, pad: int, metrics, bar, task, loss_path) -> float:
         """Run the optimizer steps from `start_step`; returns the training seconds, resumed runs included."""
         import torch
         cfg = self.cfg
@@ -222,7 +212,7 @@ class Trainer:
             for rows in micro:
                 batch = {k: v.to(device) for k, v in collate(rows, pad).items()}
                 with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=dtype == "bf16"):
-                    loss_sum, _ = token_loss_sum(model, batch)
+                    loss_sum, _ = loss_path(batch)
                 (loss_sum / max(labelled, 1)).backward()
                 loss_total += float(loss_sum.detach())
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
