@@ -129,6 +129,33 @@ def embed(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run dir
         _fail(exc)
 
 
+@app.command("rank-tasks")
+def rank_tasks(target: str = typer.Option(..., "--target", help="the target task's DATA (files, glob, run dir)"),
+               candidates: List[str] = typer.Option(..., "--candidates", help="candidate DATA; repeat for several"),
+               out: Optional[Path] = typer.Option(None, "--out", help="write the table: .csv or .parquet"),
+               group_by: Optional[str] = typer.Option(None, "--group-by", help="each value of this column (e.g. "
+                                                                            "source, task) is one candidate"),
+               measure: Optional[List[str]] = typer.Option(None, "--measure", help="semb, mmd, frechet, kl, knn; "
+                                                                                  "repeat (default: all)"),
+               model: Optional[str] = typer.Option(None, "--model", help="sentence-transformers model (default: "
+                                                                         "bundled MiniLM)"),
+               field: str = typer.Option("text", "--field", help="text to embed: a column, or `text` for all text"),
+               max_examples: int = typer.Option(1000, "--max-examples", min=2, help="examples per task (a seeded "
+                                                                                    "sample of larger ones)"),
+               seed: int = typer.Option(0, "--seed"),
+               device: str = typer.Option("auto", "--device")):
+    """Rank candidate datasets as intermediate tasks for a target: how close their example
+    embeddings are to the target's (SEmb cosine, MMD, Frechet, KL, kNN coverage), 1 = best."""
+    try:
+        from .explore.rank_tasks import format_table, rank_tasks as do_rank
+        table, info = do_rank(target, candidates, out, group_by, measure, model, field, max_examples, seed, device)
+        typer.echo(format_table(table, info["measures"]))
+        if out is not None:
+            typer.echo(str(out))
+    except CurateError as exc:
+        _fail(exc)
+
+
 @app.command()
 def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory, an exported dataset, data files, or hub:ID"),
           out: Path = typer.Option(..., "--out", help="output folder: adapter/, metrics, loss.png, summary.json"),
