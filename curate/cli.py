@@ -169,6 +169,8 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
           schedule: str = typer.Option("cosine", "--schedule", help="cosine, linear or constant"),
           device: str = typer.Option("auto", "--device"), dtype: str = typer.Option("auto", "--dtype"),
           limit: Optional[int] = typer.Option(None, "--limit", help="first N records only"),
+          init_adapter: Optional[Path] = typer.Option(None, "--init-adapter", help="continue training this LoRA "
+                                                                                    "adapter folder"),
           quiet: bool = typer.Option(False, "-q", "--quiet")):
     """LoRA-fine-tune a causal LM on records (loss on response tokens, packed, resumable)."""
     from pydantic import ValidationError
@@ -177,7 +179,8 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
         from .train.loop import Trainer
         cfg = TrainConfig(data=data, out=str(out), model=model, max_tokens=max_tokens, epochs=epochs, lr=lr,
                           max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, seed=seed, lora_r=lora_r,
-                          lora_alpha=lora_alpha, schedule=schedule, device=device, dtype=dtype, limit=limit)
+                          lora_alpha=lora_alpha, schedule=schedule, device=device, dtype=dtype, limit=limit,
+                          init_adapter=str(init_adapter) if init_adapter else None)
         summary = Trainer(cfg, progress=not quiet).run()
     except ValidationError as exc:
         _fail(ConfigError(str(exc)))

@@ -246,3 +246,23 @@ def test_recipe_with_train_and_eval_blocks(tiny_model, tmp_path, cli):
     (tmp_path / "bad.yaml").write_text("name: b\ninputs: [{path: qa.jsonl}]\ntrain: {learning_rate: 1}\n")
     bad = cli("run", tmp_path / "bad.yaml")
     assert bad.exit_code == 2 and "bad.yaml:3" in bad.output and "train.learning_rate" in bad.output
+
+
+def test_init_adapter_continues_training_from_an_adapter(tiny_model, tmp_path, cli):
+    """Intermediate-task transfer: a second run starts where the first adapter ended, not from
+    zero (its first loss is the first run's last), and a wrong folder is a clear error."""
+    write_jsonl(tmp_path / "qa.jsonl", qa_rows(16))
+    first = TrainConfig(data=str(tmp_path / "qa.jsonl"), model=tiny_model, out=str(tmp_path / "a"), epochs=10,
+                        lr=1e-2, batch_size=2, max_len=64, warmup=0.0, lora_dropout=0.0, lora_r=8)
+    Trainer(first, progress=False).run()
+    result = cli("train", tmp_path / "qa.jsonl", "--out", tmp_path / "b", "--model", tiny_model, "--max-len", "64",
+                 "--batch-size", "2", "--lr", "1e-2", "--init-adapter", tmp_path / "a" / "adapter", "-q")
+    assert result.exit_code == 0, result.output
+    fresh = Trainer(first.model_copy(update={"out": str(tmp_path / "c"), "epochs": 1.0}), progress=False).run()
+    losses = {name: [json.loads(x)["loss"] for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+              for name in "abc"}
+    assert losses["b"][0] < 0.7 * losses["c"][0]                  # it starts from what run a learned
+    assert json.loads((tmp_path / "b" / "adapter" / "adapter_config.json").read_text())["r"] == 8   # a's rank
+    bad = cli("train", tmp_path / "qa.jsonl", "--out", tmp_path / "d", "--model", tiny_model,
+              "--init-adapter", tmp_path / "a", "-q")
+    assert bad.exit_code != 0 and "not a LoRA adapter folder" in bad.output

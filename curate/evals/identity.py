@@ -41,7 +41,7 @@ def model_identity(model: str) -> list:
 # Settings added after results were first cached, with the value that means "off": left out of a
 # key while they have it, so a result made before the setting existed (which it could not have
 # changed) keeps its key.
-LATER_SETTINGS = {"add_tokens": [], "options_fields": [], "indicator": None}
+LATER_SETTINGS = {"add_tokens": [], "options_fields": [], "indicator": None, "init_adapter": None}
 
 
 def stable(settings: dict) -> dict:
@@ -49,8 +49,12 @@ def stable(settings: dict) -> dict:
 
 
 def train_settings(cfg) -> dict:
-    """The training settings an arm's key covers: all but data and out (`stable`)."""
-    return stable(cfg.model_dump(mode="json", exclude={"data", "out"}))
+    """The training settings an arm's key covers: all but data and out (`stable`); an adapter
+    training continues from counts by its content, not by where it lies."""
+    settings = stable(cfg.model_dump(mode="json", exclude={"data", "out"}))
+    if cfg.init_adapter:
+        settings["init_adapter"] = files_fingerprint(sorted(p for p in Path(cfg.init_adapter).rglob("*") if p.is_file()))
+    return settings
 
 
 def suite_identity(suite: str) -> list:

@@ -38,6 +38,8 @@ class TrainConfig(BaseModel):
     dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on CUDA, fp32 on CPU")
     save_every: int = Field(50, ge=1, description="optimizer steps between checkpoints")
     limit: Optional[int] = Field(None, ge=1, description="use only the first N records")
+    init_adapter: Optional[str] = Field(None, description="a LoRA adapter folder to continue training (its rank, "
+                                                          "alpha and targets are kept; the lora_* settings are not used)")
     add_tokens: list[str] = Field(default_factory=list, description="new tokens (e.g. a context indicator made a "
                                   "special token); only their embedding rows are trained, beside LoRA. A run "
                                   "whose mark.context_indicator has special_token: true names its own")

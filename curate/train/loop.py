@@ -130,6 +130,19 @@ def _lora(model, cfg: TrainConfig, new_token_ids: list[int] = ()):
                                             target_modules=targets, task_type="CAUSAL_LM", **extra))
 
 
+def _continue(model, cfg: TrainConfig):
+    """The adapter at `cfg.init_adapter` over `model`, trainable: training goes on from it."""
+    from peft import PeftModel
+    folder = Path(cfg.init_adapter)
+    if not (folder / "adapter_config.json").is_file():
+        raise ConfigError(f"--init-adapter {folder}: not a LoRA adapter folder (no adapter_config.json)")
+    try:
+        return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"--init-adapter {folder} does not match model {cfg.model}: "
+                          f"{str(exc).splitlines()[0]}") from None
+
+
 class Trainer:
     """Runs a plan; writes `out/adapter`, `train_config.json`, `metrics.jsonl`, `summary.json`, `loss.png`."""
 
@@ -147,8 +160,16 @@ class Trainer:
         device = _device(cfg)
         from ..progress import Progress
         notes = Progress(enabled=self.progress)
-        tokenizer = load_tokenizer(cfg.model)
+        adapter_tokenizer = bool(cfg.init_adapter) and (Path(cfg.init_adapter) / "tokenizer_config.json").is_file()
+        tokenizer = load_tokenizer(cfg.model, cfg.init_adapter if adapter_tokenizer else None)
         new_tokens = sorted(set(cfg.add_tokens) | set(data_tokens(cfg.data)))
+        if cfg.init_adapter:                 # tokens the adapter already has are not new
+            known = tokenizer.get_vocab()
+            missing = [t for t in new_tokens if t not in known]
+            if missing:
+                raise ConfigError(f"the data asks for new tokens {missing}, which --init-adapter {cfg.init_adapter} "
+                                  "does not have: continue from an adapter trained with them, or train anew")
+            new_tokens = []
         pieces = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in new_tokens]
         if new_tokens:
             tokenizer.add_tokens(new_tokens)
@@ -159,7 +180,12 @@ class Trainer:
         base = load_model(cfg.model, device, dtype)
         if new_tokens:
             grow_embeddings(base, len(tokenizer), tokenizer.convert_tokens_to_ids(new_tokens), pieces)
-        model = _lora(base, cfg, tokenizer.convert_tokens_to_ids(new_tokens) if new_tokens else [])
+        if cfg.init_adapter:
+            if len(tokenizer) > base.get_input_embeddings().num_embeddings:
+                base.resize_token_embeddings(len(tokenizer), mean_resizing=False)   # the adapter holds the rows
+            model = _continue(base, cfg)
+        else:
+            model = _lora(base, cfg, tokenizer.convert_tokens_to_ids(new_tokens) if new_tokens else [])
         rows_per_step = cfg.batch_size * cfg.grad_accum
         steps = math.ceil(len(plan.rows) / rows_per_step)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -183,7 +209,7 @@ class Trainer:
         metrics.close()
         notes.note(f"train: saving the adapter to {self.out / 'adapter'}")
         model.save_pretrained(str(self.out / "adapter"), save_embedding_layers=False)
-        if new_tokens:                   # the eval loads this tokenizer and grows the model to fit it
+        if new_tokens or adapter_tokenizer:   # the eval loads this tokenizer and grows the model to fit it
             tokenizer.save_pretrained(str(self.out / "adapter"))
         summary = {"model": cfg.model, "device": device, "dtype": dtype, "steps": steps, "rows": len(plan.rows),
                    "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,
