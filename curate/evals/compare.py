@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..user_cache import cache_dir
-from .identity import arm_key, data_identity, eval_key, model_identity, train_settings
+from .identity import data_identity, model_identity
 from .power import bootstrap_diff, power_note
 
 
@@ -126,27 +125,27 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
     items per group, then as many items as make `detect` detectable (`power.items_for_target`),
     at most `items_cap`."""
     from ..progress import Progress
+    from . import cached_runs
     from .measures import measures as make_measures
     out = Path(out)
     todo = make_measures(suites, list(harness or []), tasks_dir, system)
     identities = [m.identity() for m in todo]           # a missing suite file fails before any training
     notes = Progress(enabled=progress)
-    store = cache_dir() / "compare"
-    arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes, store)
+    arms = _train_arms(baseline, treatment, out, model, seeds, max_tokens, train_options, progress, notes)
     results, chosen = {}, {}
     for measure, identity in zip(todo, identities):
         n = limit.get(measure.name) if isinstance(limit, dict) else limit
         if n == "auto":
             from .power import items_for_target
-            pilot_dirs = _evaluate_arms(measure, identity, pilot, arms, out, model, store, batch_size, progress)
+            pilot_dirs = _evaluate_arms(measure, identity, pilot, arms, model, batch_size, progress)
             first = _paired(measure, pilot_dirs)[0][1]
             n, why = items_for_target(first, detect, pilot, items_cap)
             chosen[measure.name] = {"items_per_group": n, "why": why}
             notes.note(f"compare: {measure.name}: {why}; evaluating {n} items per group")
-        dirs = _evaluate_arms(measure, identity, n, arms, out, model, store, batch_size, progress)
+        dirs = _evaluate_arms(measure, identity, n, arms, model, batch_size, progress)
         results.update(_paired(measure, dirs))
     setup = {"budget_tokens": arms["budget"], "model": model, "baseline": baseline, "treatment": treatment,
-             "results": arms["keys"], "store": str(store), **({"items_auto": chosen} if chosen else {})}
+             "results": arms["keys"], "store": str(cached_runs.store()), **({"items_auto": chosen} if chosen else {})}
     (out / "compare_setup.json").write_text(json.dumps(setup, indent=2))
     write_report(results, out, f"{Path(treatment).name} vs {Path(baseline).name} on {model}, "
                                f"{arms['budget']:,} tokens each", chosen)
@@ -154,11 +153,11 @@ def compare(baseline: str, treatment: str, suites: list[str], out: str | Path, m
 
 
 def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_tokens, train_options, progress,
-                notes, store: Path) -> dict:
+                notes) -> dict:
     """Each arm's adapters, trained at one token budget or reused from the cache when the data,
     model, settings and seed are all the same."""
     from ..train.config import TrainConfig
-    from ..train.loop import Trainer
+    from .cached_runs import trained
     options = dict(train_options or {})
     budget = max_tokens or equal_budget([baseline, treatment], model, options.get("max_len", 1024))
     model_id = model_identity(model)
@@ -168,33 +167,25 @@ def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_toke
         for seed in range(seeds):
             run = out / arm / f"seed-{seed}"
             cfg = TrainConfig(data=data, model=model, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
-            trained_key = arm_key(data_id, model_id, train_settings(cfg))
-            trained = store / "train" / trained_key
-            if (trained / "summary.json").is_file():
-                notes.note(f"compare: {arm}, seed {seed}: reusing the adapter trained with the same data and settings")
-            else:
-                notes.note(f"compare: {arm}, seed {seed} of {seeds}: training")
-                Trainer(cfg.model_copy(update={"out": str(trained)}), progress=progress).run()
-            _link(trained, run / "train")
-            arms["keys"][f"{arm}/seed-{seed}"] = {"train": trained_key}
-            arms["runs"].setdefault(arm, []).append((run, trained, trained_key))
+            folder, key = trained(cfg, data_id, model_id, progress, notes, f"compare: {arm}, seed {seed} of {seeds}")
+            _link(folder, run / "train")
+            arms["keys"][f"{arm}/seed-{seed}"] = {"train": key}
+            arms["runs"].setdefault(arm, []).append((run, folder, key))
     return arms
 
 
-def _evaluate_arms(measure, identity: list, n, arms: dict, out: Path, model: str, store: Path, batch_size: int,
+def _evaluate_arms(measure, identity: list, n, arms: dict, model: str, batch_size: int,
                    progress: bool) -> dict[str, list[Path]]:
     """Every adapter on `measure` (first `n` items per group), each result reused from the cache
     only when the arm, the measure's identity, the limit and the batch size all match."""
+    from .cached_runs import evaluated
     from .suites import suite_dirname
     dirs: dict[str, list[Path]] = {}
     for arm, runs in arms["runs"].items():
-        for run, trained, trained_key in runs:
-            key = eval_key(trained_key, identity, n, batch_size)
-            scored = store / "eval" / key
-            if not (measure.folder(scored) / "summary.json").is_file():
-                measure.run(model, str(trained / "adapter"), scored, n, batch_size, progress)
+        for run, folder, trained_key in runs:
+            result, key = evaluated(measure, identity, trained_key, folder, model, n, batch_size, progress)
             target = run / suite_dirname(measure.name)
-            _link(measure.folder(scored), target)
+            _link(result, target)
             arms["keys"][f"{arm}/{run.name}"][measure.name] = key
             dirs.setdefault(arm, []).append(target)
     return dirs
