@@ -130,8 +130,13 @@ def embed(data: str = typer.Argument(..., metavar="DATA_OR_RUN", help="a run dir
 
 
 @app.command("rank-tasks")
-def rank_tasks(target: str = typer.Option(..., "--target", help="the target task's DATA (files, glob, run dir)"),
-               candidates: List[str] = typer.Option(..., "--candidates", help="candidate DATA; repeat for several"),
+def rank_tasks(target: Optional[str] = typer.Option(None, "--target", help="the target task's DATA (files, glob, "
+                                                                           "run dir)"),
+               candidates: Optional[List[str]] = typer.Option(None, "--candidates", help="candidate DATA; repeat "
+                                                                                         "for several"),
+               evaluate: Optional[Path] = typer.Option(None, "--evaluate", help="a `curate transfer-matrix` folder: "
+                                                                                "score each measure's ranking of its "
+                                                                                "sources against the observed transfer"),
                out: Optional[Path] = typer.Option(None, "--out", help="write the table: .csv or .parquet"),
                group_by: Optional[str] = typer.Option(None, "--group-by", help="each value of this column (e.g. "
                                                                             "source, task) is one candidate"),
@@ -147,13 +152,40 @@ def rank_tasks(target: str = typer.Option(..., "--target", help="the target task
     """Rank candidate datasets as intermediate tasks for a target: how close their example
     embeddings are to the target's (SEmb cosine, MMD, Frechet, KL, kNN coverage), 1 = best."""
     try:
-        from .explore.rank_tasks import format_table, rank_tasks as do_rank
+        from .explore.rank_tasks import evaluate_ranking, format_evaluation, format_table, rank_tasks as do_rank
+        if evaluate is not None:
+            summary, per_target = evaluate_ranking(evaluate, measure, model, field, max_examples, seed, device)
+            typer.echo(format_evaluation(summary))
+            if out is not None:
+                out.parent.mkdir(parents=True, exist_ok=True)
+                per_target.write_csv(out) if out.suffix == ".csv" else per_target.write_parquet(out)
+                typer.echo(str(out))
+            return
+        if not target or not candidates:
+            raise ConfigError("give --target DATA and --candidates DATA (or --evaluate MATRIX)")
         table, info = do_rank(target, candidates, out, group_by, measure, model, field, max_examples, seed, device)
         typer.echo(format_table(table, info["measures"]))
         if out is not None:
             typer.echo(str(out))
     except CurateError as exc:
         _fail(exc)
+
+
+@app.command("transfer-matrix")
+def transfer_matrix(spec: Path = typer.Argument(..., help="YAML: model, seeds, budgets, sources, targets"),
+                    out: Path = typer.Option(..., "--out", help="folder for cells, transfer table, heatmap"),
+                    quiet: bool = typer.Option(False, "-q", "--quiet")):
+    """Observed intermediate-task transfer: for each source, target and seed, LoRA on the source
+    then on the target's few-shot data, against target-only training; every cell cached."""
+    try:
+        from .evals.transfer import TransferSpec, transfer_matrix as run_matrix
+        table = run_matrix(TransferSpec.load(spec), out, progress=not quiet)
+    except CurateError as exc:
+        _fail(exc)
+    for row in table.sort("target", "gain", descending=[False, True]).iter_rows(named=True):
+        typer.echo(f"{row['target'][:16]:<16} {row['source'][:24]:<24} {row['gain']:+.4f} "
+                   f"[{row['low']:+.4f}, {row['high']:+.4f}] {row['verdict']}")
+    typer.echo(str(out))
 
 
 @app.command()

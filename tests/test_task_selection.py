@@ -114,3 +114,56 @@ def test_rank_tasks_groups_one_run_by_source_and_says_what_is_wrong(tmp_path, cl
     bad = cli("rank-tasks", "--target", tmp_path / "target.jsonl", "--candidates", mixed,
               "--out", tmp_path / "r.json")
     assert bad.exit_code != 0 and ".csv or .parquet" in bad.output
+
+
+def test_random_regret_is_the_mean_over_every_choice_of_k():
+    from itertools import combinations
+    from curate.evals import ranking_quality as rq
+    scores = np.array([0.30, 0.55, 0.41, 0.62, 0.38, 0.50])
+    for k in (1, 3):
+        brute = np.mean([(scores.max() - scores[list(c)].max()) / scores.max() * 100
+                         for c in combinations(range(len(scores)), k)])
+        assert rq.expected_random_regret(scores, k) == pytest.approx(brute)
+    best_first = np.argsort(-scores)
+    assert rq.regret_at_k(scores, best_first, 1) == 0.0 and rq.ndcg(scores, best_first) == pytest.approx(1.0)
+    assert rq.ndcg(scores, best_first[::-1]) < rq.random_ndcg(scores) < 1.0
+    assert rq.spearman(-np.arange(6.0), scores[best_first]) == pytest.approx(1.0)
+
+
+def test_transfer_matrix_trains_each_cell_once_and_rank_tasks_scores_the_ranking(tmp_path, cli, monkeypatch):
+    """Source adapters are trained once and reused across targets, an added source trains only its
+    cells, and --evaluate reports regret, NDCG and Spearman per measure beside random."""
+    import curate.train.loop as loop
+    from conftest import make_tiny_llama, write_jsonl
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    tiny = make_tiny_llama(tmp_path / "tiny", seed=1)
+    _tasks(tmp_path)
+    write_jsonl(tmp_path / "target_eval.jsonl", [{"instruction": f"Translate '{w}' into French.", "output": f}
+                                                 for w, f in [("cat", "chat"), ("dog", "chien"), ("sun", "soleil")]])
+    (tmp_path / "suite.yaml").write_text("inputs: [{path: target_eval.jsonl}]\nscorer: ref_loss\ngroup_by: null\n")
+    sources = "  - {path: spanish.jsonl}\n  - {path: arithmetic.jsonl}\n"
+    spec = ("model: {model}\nseeds: 1\nsource_tokens: 300\ntarget_tokens: 120\nmax_len: 64\nlr: 0.01\n"
+            "sources:\n{sources}targets:\n  - {{name: french, train: target.jsonl, suite: suite.yaml}}\n"
+            "  - {{name: french2, train: copy.jsonl, suite: suite.yaml}}\n")
+    (tmp_path / "m.yaml").write_text(spec.format(model=tiny, sources=sources))
+    runs = []
+    real = loop.Trainer.run
+    monkeypatch.setattr(loop.Trainer, "run", lambda self: runs.append(self.cfg.data) or real(self))
+    result = cli("transfer-matrix", tmp_path / "m.yaml", "--out", tmp_path / "matrix", "-q")
+    assert result.exit_code == 0, result.output
+    assert len(runs) == 2 + 2 + 4                       # 2 targets alone, 2 sources, 2 x 2 cells
+    table = pl.read_parquet(tmp_path / "matrix" / "transfer.parquet")
+    assert table.height == 4 and table["lower_is_better"].all() and (tmp_path / "matrix" / "heatmap.png").is_file()
+    row = table.row(0, named=True)
+    assert row["gain"] == pytest.approx(row["target_only"] - row["score"])     # a loss that fell is a gain
+    runs.clear()
+    (tmp_path / "m.yaml").write_text(spec.format(model=tiny, sources=sources + "  - {path: copy.jsonl, name: c}\n"))
+    assert cli("transfer-matrix", tmp_path / "m.yaml", "--out", tmp_path / "matrix", "-q").exit_code == 0
+    assert len(runs) == 1 + 2                           # only the new source and its two cells
+    evaluation = cli("rank-tasks", "--evaluate", tmp_path / "matrix", "--out", tmp_path / "eval.csv")
+    assert evaluation.exit_code == 0, evaluation.output
+    per_target = pl.read_csv(tmp_path / "eval.csv")
+    assert set(per_target["measure"]) == {"semb", "mmd", "frechet", "kl", "knn", "combined", "random"}
+    assert per_target["regret_at_3"].min() >= 0 and "regret@3" in evaluation.output
+    bad = cli("rank-tasks", "--evaluate", tmp_path)
+    assert bad.exit_code != 0 and "not a finished `curate transfer-matrix` folder" in bad.output

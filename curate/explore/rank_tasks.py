@@ -102,3 +102,67 @@ def format_table(table: pl.DataFrame, measures: list[str], width: int = 80) -> s
     sides = ([f"higher {', '.join(higher)}"] if higher else []) + ([f"lower {', '.join(lower)}"] if lower else [])
     lines.append(f"closer = {'; '.join(sides)}; rank 1 = best")
     return "\n".join(lines)
+
+
+def evaluate_ranking(matrix: str | Path, measures: list[str] | None = None, model: str | None = None,
+                     field: str = "text", max_examples: int | None = DEFAULT_MAX_EXAMPLES, seed: int = 0,
+                     device: str = "auto") -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rank a transfer matrix's sources for each of its targets (the target's training data
+    against each source) and score each measure's ranking against the observed transfer
+    (`evals.ranking_quality`). Returns (per measure, mean over targets, with `random` as a row;
+    per target and measure)."""
+    import json
+
+    import numpy as np
+    from ..evals import ranking_quality as rq
+    from ..steps.common.embedding import EmbeddingConfig
+    from ..steps.common.task_ranking import rank_frames
+    folder = Path(matrix)
+    if not (folder / "transfer.parquet").is_file() or not (folder / "spec.json").is_file():
+        raise ConfigError(f"--evaluate {folder}: not a finished `curate transfer-matrix` folder (no transfer.parquet)")
+    spec = json.loads((folder / "spec.json").read_text())
+    observed = pl.read_parquet(folder / "transfer.parquet")
+    measures = measures or list(MEASURES)
+    embedding = EmbeddingConfig(field=field, model=model or MINILM, device=device)
+    sources = {s["name"]: _sample(load_records(s["path"]), max_examples, seed) for s in spec["sources"]}
+    rows = []
+    for target in spec["targets"]:
+        seen = observed.filter(pl.col("target") == target["name"])
+        names = seen["source"].to_list()
+        if len(names) < 2:
+            continue
+        sign = -1.0 if seen["lower_is_better"][0] else 1.0
+        scores = sign * seen["score"].to_numpy()
+        gains = seen["gain"].to_numpy()
+        table, _ = rank_frames(_sample(load_records(target["train"]), max_examples, seed),
+                               {n: sources[n] for n in names}, measures, embedding, seed)
+        by_name = {r["candidate"]: r for r in table.iter_rows(named=True)}
+        for m in [*measures, "combined"]:
+            column = "rank" if m == "combined" else f"rank_{m}"
+            ranks = np.array([by_name[n][column] for n in names], dtype=np.float64)
+            order = np.argsort(ranks, kind="stable")
+            rows.append({"target": target["name"], "measure": m, "regret_at_1": rq.regret_at_k(scores, order, 1),
+                         "regret_at_3": rq.regret_at_k(scores, order, 3), "ndcg": rq.ndcg(gains, order),
+                         "spearman": rq.spearman(-ranks, gains)})
+        rows.append({"target": target["name"], "measure": "random",
+                     "regret_at_1": rq.expected_random_regret(scores, 1),
+                     "regret_at_3": rq.expected_random_regret(scores, 3),
+                     "ndcg": rq.random_ndcg(gains, seed), "spearman": 0.0})
+    if not rows:
+        raise ConfigError(f"--evaluate {folder}: no target has two or more sources to rank")
+    per_target = pl.DataFrame(rows, schema_overrides={"spearman": pl.Float64})
+    order = [*measures, "combined", "random"]
+    summary = (per_target.group_by("measure", maintain_order=True)
+               .agg(pl.col("regret_at_1", "regret_at_3", "ndcg", "spearman").mean(), pl.len().alias("targets"))
+               .sort(pl.col("measure").replace_strict(order, list(range(len(order))))))
+    return summary, per_target
+
+
+def format_evaluation(summary: pl.DataFrame) -> str:
+    lines = [f"{'measure':<10} {'targets':>7} {'regret@1':>9} {'regret@3':>9} {'NDCG':>6} {'spearman':>9}"]
+    for r in summary.iter_rows(named=True):
+        rho = f"{r['spearman']:>9.3f}" if r["spearman"] is not None else f"{'-':>9}"
+        lines.append(f"{r['measure']:<10} {r['targets']:>7} {r['regret_at_1']:>8.2f}% {r['regret_at_3']:>8.2f}% "
+                     f"{r['ndcg']:>6.3f} {rho}")
+    lines.append("regret: % of the best observed target score lost by picking from the top k (0 = best found)")
+    return "\n".join(lines)
