@@ -167,3 +167,19 @@ def test_transfer_matrix_trains_each_cell_once_and_rank_tasks_scores_the_ranking
     assert per_target["regret_at_3"].min() >= 0 and "regret@3" in evaluation.output
     bad = cli("rank-tasks", "--evaluate", tmp_path)
     assert bad.exit_code != 0 and "not a finished `curate transfer-matrix` folder" in bad.output
+
+
+def test_select_tasks_keeps_the_closest_sources_and_ledgers_the_rest(tmp_path):
+    from conftest import run_recipe
+    _tasks(tmp_path)
+    inputs = [{"path": str(tmp_path / "spanish.jsonl"), "source": "spanish"},
+              {"path": str(tmp_path / "arithmetic.jsonl"), "source": "arithmetic"}]
+    result = run_recipe(tmp_path, inputs, [{"use": "select.tasks", "with": {"target": str(tmp_path / "target.jsonl"),
+                                                                           "top_k": 1}}])
+    final = result.final()
+    assert set(final["source"]) == {"spanish"} and final.height == 10
+    rejected = pl.read_parquet(result.dir / "rejected.parquet")
+    assert rejected.height == 10 and set(rejected["reason"]) == {"task_not_selected"}
+    assert "task 'arithmetic' ranked 2 of 2 (combined)" in rejected["detail"][0]
+    stats = next(s for s in result.manifest["stages"] if s["step"] == "select.tasks")["stats"]
+    assert stats["kept_tasks"] == ["spanish"] and [r["candidate"] for r in stats["ranking"]] == ["spanish", "arithmetic"]

@@ -1,4 +1,5 @@
 """`select.*`: choose a subset of the whole dataset: a seeded `sample`, a `mix` of groups in ratios,
-the `top` records by a score, or a `diverse` set that covers the embedding space."""
+the `top` records by a score, a `diverse` set that covers the embedding space, or the `tasks`
+(groups) closest to a target task."""
 
-from . import diverse, mix, sample, top  # noqa: F401  (importing a module registers its step)
+from . import diverse, mix, sample, tasks, top  # noqa: F401  (importing a module registers its step)
