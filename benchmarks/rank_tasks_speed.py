@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def unit_cloud(rng, n: int, dim: int, centre) -> "np.ndarray":
+def unit_cloud(rng, n: int, dim: int, centre):
     import numpy as np
     x = centre + 0.6 * rng.normal(size=(n, dim)) / np.sqrt(dim)
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
