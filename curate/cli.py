@@ -183,8 +183,9 @@ def transfer_matrix(spec: Path = typer.Argument(..., help="YAML: model, seeds, b
     except CurateError as exc:
         _fail(exc)
     for row in table.sort("target", "gain", descending=[False, True]).iter_rows(named=True):
+        flag = f" ({row['eval_overlap']} eval items in the source)" if row["eval_overlap"] else ""
         typer.echo(f"{row['target'][:16]:<16} {row['source'][:24]:<24} {row['gain']:+.4f} "
-                   f"[{row['low']:+.4f}, {row['high']:+.4f}] {row['verdict']}")
+                   f"[{row['low']:+.4f}, {row['high']:+.4f}] {row['verdict']}{flag}")
     typer.echo(str(out))
 
 

@@ -140,6 +140,15 @@ def test_semantic_dedup_reuses_given_embeddings(tmp_path, cli):
         "threshold": 0.9, "embeddings": str(tmp_path / "emb.parquet")}}])
     stats = run.manifest["stages"][1]["stats"]
     assert stats["embeddings_reused"] == run.manifest["stages"][1]["in"]
+    import shutil
+    from curate.errors import ConfigError
+    from curate.models.bundled import minilm_dir
+    other = tmp_path / "other-model"                      # same architecture, other files: another model
+    shutil.copytree(minilm_dir(), other)
+    (other / "note.txt").write_text("fine-tuned elsewhere")
+    with pytest.raises(ConfigError, match="vectors of two models cannot be mixed"):
+        run_recipe(tmp_path / "b", sample_inputs(), [{"use": "dedup.semantic", "with": {
+            "threshold": 0.9, "embeddings": str(tmp_path / "emb.parquet"), "model": str(other)}}])
 
 
 def test_near_filter_drops_planted_eval_items_and_names_them(tmp_path):

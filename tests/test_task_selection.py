@@ -156,10 +156,17 @@ def test_transfer_matrix_trains_each_cell_once_and_rank_tasks_scores_the_ranking
     assert table.height == 4 and table["lower_is_better"].all() and (tmp_path / "matrix" / "heatmap.png").is_file()
     row = table.row(0, named=True)
     assert row["gain"] == pytest.approx(row["target_only"] - row["score"])     # a loss that fell is a gain
+    assert table["eval_overlap"].to_list() == [0, 0, 0, 0]
     runs.clear()
     (tmp_path / "m.yaml").write_text(spec.format(model=tiny, sources=sources + "  - {path: copy.jsonl, name: c}\n"))
     assert cli("transfer-matrix", tmp_path / "m.yaml", "--out", tmp_path / "matrix", "-q").exit_code == 0
     assert len(runs) == 1 + 2                           # only the new source and its two cells
+    leaky = pl.read_parquet(tmp_path / "matrix" / "transfer.parquet").filter(pl.col("source") == "c")
+    assert leaky["eval_overlap"].to_list() == [0, 0]
+    write_jsonl(tmp_path / "leak.jsonl", [{"instruction": "translate  'cat' into french.", "output": "chat"}])
+    (tmp_path / "m.yaml").write_text(spec.format(model=tiny, sources=sources + "  - {path: leak.jsonl}\n"))
+    flagged = cli("transfer-matrix", tmp_path / "m.yaml", "--out", tmp_path / "matrix", "-q")
+    assert flagged.exit_code == 0 and "(1 eval items in the source)" in flagged.output
     evaluation = cli("rank-tasks", "--evaluate", tmp_path / "matrix", "--out", tmp_path / "eval.csv")
     assert evaluation.exit_code == 0, evaluation.output
     per_target = pl.read_csv(tmp_path / "eval.csv")

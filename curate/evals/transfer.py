@@ -111,9 +111,25 @@ def _scores(folder: Path) -> tuple[np.ndarray, list, bool]:
     return frame["score"].to_numpy().astype(np.float64), frame["id"].to_list(), lower
 
 
+def _squeezed(record: dict) -> str:
+    from ..records import user_turn
+    return " ".join(user_turn(record.get("instruction") or "", record.get("context")).split()).casefold()
+
+
+def eval_overlap(source: str, target: Target) -> int:
+    """How many of the target's eval items appear in the source as a user turn (whitespace and case
+    aside): a source that contains the test would transfer for the wrong reason."""
+    from ..io.load import load_records
+    from .run import suite_records
+    from .suites import load_suite
+    seen = {_squeezed(r) for r in load_records(source).to_dicts()}
+    return sum(_squeezed(r) in seen for r in suite_records(load_suite(target.suite), target.items))
+
+
 def transfer_matrix(spec: TransferSpec, out: str | Path, progress: bool = True) -> pl.DataFrame:
     """Train and score every cell (or reuse it), write `cells.parquet`, `transfer.parquet`,
-    `transfer.csv`, `heatmap.png` and `spec.json` to `out`; return the per-pair table."""
+    `transfer.csv`, `heatmap.png` and `spec.json` to `out`; return the per-pair table (with
+    `eval_overlap`: the target's eval items found in the source, flagged, not removed)."""
     from ..progress import Progress
     from .cached_runs import evaluated, trained
     from .identity import data_identity, model_identity
@@ -176,7 +192,8 @@ def transfer_matrix(spec: TransferSpec, out: str | Path, progress: bool = True) 
                              "score": float(treat.mean()), "target_only": float(base.mean()),
                              "gain": diff["diff"], "low": diff["low"], "high": diff["high"],
                              "detectable": diff["detectable"], "verdict": diff["verdict"],
-                             "items": diff["items"], "seeds": spec.seeds, "lower_is_better": lower})
+                             "items": diff["items"], "seeds": spec.seeds, "lower_is_better": lower,
+                             "eval_overlap": eval_overlap(source.path, target)})
     pl.DataFrame(cells).drop("result").write_parquet(out / "cells.parquet")
     table = pl.DataFrame(per_pair)
     table.write_parquet(out / "transfer.parquet")

@@ -8,6 +8,7 @@ import polars as pl
 
 from ..io.load import load_records
 from ..models.bundled import MINILM
+from ..steps.common.embedding import IDENTITY_KEY, MODEL_KEY
 
 
 def embed_to_parquet(data: str, out: Path, field: str = "text", model: str | None = None,
@@ -24,6 +25,7 @@ def embed_to_parquet(data: str, out: Path, field: str = "text", model: str | Non
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    frame.write_parquet(tmp)
+    # which model made the vectors: a step reusing them with another model refuses to mix the two
+    frame.write_parquet(tmp, metadata={MODEL_KEY: cfg.model, IDENTITY_KEY: embedder.identity})
     tmp.replace(out)
     return out

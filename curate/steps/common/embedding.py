@@ -22,6 +22,25 @@ class EmbeddingConfig(StepConfig):
     embeddings: Optional[str] = Field(None, description="Parquet from `curate embed` (id, embedding) to reuse")
 
 
+MODEL_KEY, IDENTITY_KEY = "curate.embedding_model", "curate.embedding_identity"   # in `curate embed` files
+
+
+def check_same_model(source, cfg: EmbeddingConfig) -> None:
+    """Vectors from two models live in different spaces: an `embeddings` file made with another
+    model than the step's is refused (files without the note, from older versions, are trusted)."""
+    import pyarrow.parquet as pq
+    from ...errors import ConfigError
+    from ...models.embed import model_identity, resolve_model
+    meta = pq.read_metadata(source).metadata or {}
+    made = meta.get(IDENTITY_KEY.encode())
+    if made is None:
+        return
+    if made.decode() != model_identity(*resolve_model(cfg.model)):
+        name = meta.get(MODEL_KEY.encode(), b"another model").decode()
+        raise ConfigError(f"embeddings {source}: made with {name}, but this step embeds with {cfg.model}; vectors "
+                          "of two models cannot be mixed: embed again with the step's model, or set its model")
+
+
 def make_embedder(cfg: EmbeddingConfig):
     from ...models.embed import Embedder
     return Embedder(cfg.model, cfg.device, cfg.backend)
@@ -38,6 +57,7 @@ def embed_frame(frame: pl.DataFrame, cfg: EmbeddingConfig, embedder=None,
     if cfg.embeddings:
         from ..base import resolve_step_file
         source = resolve_step_file(cfg.embeddings, base_dir, "embeddings")[0]
+        check_same_model(source, cfg)
         given = pl.read_parquet(source, columns=["id", "embedding"])
         lookup = dict(zip(given["id"].to_list(), range(given.height)))
         matrix = vector_matrix(given["embedding"]) if given.height else None
