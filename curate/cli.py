@@ -140,8 +140,9 @@ def rank_tasks(target: Optional[str] = typer.Option(None, "--target", help="the 
                out: Optional[Path] = typer.Option(None, "--out", help="write the table: .csv or .parquet"),
                group_by: Optional[str] = typer.Option(None, "--group-by", help="each value of this column (e.g. "
                                                                             "source, task) is one candidate"),
-               measure: Optional[List[str]] = typer.Option(None, "--measure", help="semb, mmd, frechet, kl, knn; "
-                                                                                  "repeat (default: all)"),
+               measure: Optional[List[str]] = typer.Option(None, "--measure", help="semb, mmd, frechet, kl, knn, "
+                                                                                  "textemb; repeat (default: all "
+                                                                                  "but textemb)"),
                model: Optional[str] = typer.Option(None, "--model", help="sentence-transformers model (default: "
                                                                          "bundled MiniLM)"),
                field: str = typer.Option("text", "--field", help="text to embed: a column, or `text` for all text"),

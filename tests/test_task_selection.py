@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from curate.models.task_divergence import FUNCTIONS, MEASURES, TargetStats
+from curate.models.task_divergence import DEFAULT_MEASURES, FUNCTIONS, MEASURES, TargetStats
 from curate.steps.common.task_ranking import rank_vectors
 
 DIM = 16
@@ -59,14 +59,16 @@ def test_the_table_ranks_closest_first_and_a_too_small_candidate_last_with_a_rea
     target = cloud(200, 0.0, 9)
     candidates = {"near": cloud(200, 0.2, 10), "far": cloud(200, 5.0, 11), "mid": cloud(200, 2.0, 12),
                   "tiny": cloud(3, 0.0, 13)}
-    table = rank_vectors(target, candidates, list(MEASURES))
+    table = rank_vectors(target, candidates, DEFAULT_MEASURES)
     assert table["candidate"].to_list() == ["near", "mid", "far", "tiny"]
     tiny = table.filter(pl.col("candidate") == "tiny").row(0, named=True)
     assert tiny["knn"] is None and tiny["rank_knn"] == 4 and "knn: 3 examples, needs 6" in tiny["note"]
     assert tiny["semb"] is not None                                    # the measures it can have, it has
-    assert set(table.columns) >= {"rank", "examples", *MEASURES, *(f"rank_{m}" for m in MEASURES)}
+    assert set(table.columns) >= {"rank", "examples", *DEFAULT_MEASURES, *(f"rank_{m}" for m in DEFAULT_MEASURES)}
     with pytest.raises(ValueError, match="unknown measure"):
         rank_vectors(target, candidates, ["cosine"])
+    with pytest.raises(ValueError, match="unknown measure"):
+        rank_vectors(target, candidates, ["textemb"])               # needs token states, not vectors
 
 
 def _tasks(tmp_path):
@@ -96,6 +98,11 @@ def test_rank_tasks_command_writes_the_table_and_flags_a_copy_of_the_target(tmp_
     names = [r[0] for r in rows]
     assert names.index("spanish") < names.index("arithmetic")
     assert {r[0]: r[2] for r in rows}["spanish"] < {r[0]: r[2] for r in rows}["arithmetic"]
+    textemb = cli("rank-tasks", "--target", tmp_path / "target.jsonl", "--candidates", tmp_path / "arithmetic.jsonl",
+                  "--candidates", tmp_path / "spanish.jsonl", "--measure", "textemb", "--out", tmp_path / "t.csv")
+    assert textemb.exit_code == 0, textemb.output
+    ranked = pl.read_csv(tmp_path / "t.csv")
+    assert ranked["candidate"].to_list() == ["spanish", "arithmetic"] and ranked["textemb"].is_between(-1, 1).all()
 
 
 def test_rank_tasks_groups_one_run_by_source_and_says_what_is_wrong(tmp_path, cli):

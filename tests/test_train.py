@@ -258,7 +258,7 @@ def test_init_adapter_continues_training_from_an_adapter(tiny_model, tmp_path, c
     result = cli("train", tmp_path / "qa.jsonl", "--out", tmp_path / "b", "--model", tiny_model, "--max-len", "64",
                  "--batch-size", "2", "--lr", "1e-2", "--init-adapter", tmp_path / "a" / "adapter", "-q")
     assert result.exit_code == 0, result.output
-    fresh = Trainer(first.model_copy(update={"out": str(tmp_path / "c"), "epochs": 1.0}), progress=False).run()
+    Trainer(first.model_copy(update={"out": str(tmp_path / "c"), "epochs": 1.0}), progress=False).run()
     losses = {name: [json.loads(x)["loss"] for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
               for name in "abc"}
     assert losses["b"][0] < 0.7 * losses["c"][0]                  # it starts from what run a learned

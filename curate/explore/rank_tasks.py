@@ -15,7 +15,7 @@ import polars as pl
 from ..errors import ConfigError
 from ..io.load import load_records
 from ..models.bundled import MINILM
-from ..models.task_divergence import MEASURES
+from ..models.task_divergence import DEFAULT_MEASURES, MEASURES
 
 DEFAULT_MAX_EXAMPLES = 1000
 
@@ -63,7 +63,7 @@ def rank_tasks(target: str, candidates: list[str], out: Path | None = None, grou
                backend: str = "auto") -> tuple[pl.DataFrame, dict]:
     from ..steps.common.embedding import EmbeddingConfig
     from ..steps.common.task_ranking import rank_frames
-    measures = measures or list(MEASURES)
+    measures = measures or list(DEFAULT_MEASURES)
     unknown = [m for m in measures if m not in MEASURES]
     if unknown:
         raise ConfigError(f"unknown --measure {unknown}: choose from {', '.join(MEASURES)}")
@@ -122,7 +122,7 @@ def evaluate_ranking(matrix: str | Path, measures: list[str] | None = None, mode
         raise ConfigError(f"--evaluate {folder}: not a finished `curate transfer-matrix` folder (no transfer.parquet)")
     spec = json.loads((folder / "spec.json").read_text())
     observed = pl.read_parquet(folder / "transfer.parquet")
-    measures = measures or list(MEASURES)
+    measures = measures or list(DEFAULT_MEASURES)
     embedding = EmbeddingConfig(field=field, model=model or MINILM, device=device)
     sources = {s["name"]: _sample(load_records(s["path"]), max_examples, seed) for s in spec["sources"]}
     rows = []

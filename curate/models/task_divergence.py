@@ -12,6 +12,8 @@ Each measure takes the target's vectors (n x d) and a candidate's (m x d):
 - `frechet`: Fréchet distance of the Gaussians fitted to the two clouds (as FID is computed);
   lower is closer;
 - `kl`: symmetric KL divergence of diagonal Gaussians fitted to the two clouds; lower is closer;
+- `textemb`: cosine of the mean token states over all of each task's tokens (Poth et al.'s
+  TextEmb; computed by `token_states`, not from these vectors, and only when asked for);
 - `knn`: kNN coverage, the share of target examples that fall inside the candidate's cloud: a
   target example is covered when it is at least as similar to some candidate example as that
   example's k-th nearest candidate neighbour is (Kynkäänniemi et al.'s recall), searched with
@@ -47,7 +49,10 @@ MEASURES = {
     "frechet": Measure("frechet", False, 2, "Frechet distance of fitted Gaussians"),
     "kl": Measure("kl", False, 2, "symmetric KL of diagonal Gaussians"),
     "knn": Measure("knn", True, KNN_K + 1, f"share of target examples inside the candidate's {KNN_K}-NN balls"),
+    # computed from token states, not from the sentence vectors (models/token_states.py): asked for by name
+    "textemb": Measure("textemb", True, 1, "cosine of the mean token states (TextEmb)"),
 }
+DEFAULT_MEASURES = ["semb", "mmd", "frechet", "kl", "knn"]
 
 
 def _subsample(x: np.ndarray, limit: int, seed: int) -> np.ndarray:

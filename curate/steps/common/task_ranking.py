@@ -20,10 +20,11 @@ LEAK_SHARE = 0.5          # a candidate with at least this share of its examples
 
 
 def rank_vectors(target: np.ndarray, candidates: dict[str, np.ndarray], measures: list[str],
-                 seed: int = 0) -> pl.DataFrame:
-    """The ranking table for vectors already computed. A candidate with fewer examples than a
+                 seed: int = 0, given: dict[str, dict[str, float]] | None = None) -> pl.DataFrame:
+    """The ranking table for vectors already computed (`given`: values of measures computed
+    otherwise, by measure and candidate, e.g. textemb). A candidate with fewer examples than a
     measure needs gets no value for it and is ranked last on it, with the reason in `note`."""
-    unknown = [m for m in measures if m not in MEASURES]
+    unknown = [m for m in measures if m not in MEASURES or (m not in FUNCTIONS and m not in (given or {}))]
     if unknown:
         raise ValueError(f"unknown measure(s) {unknown}: choose from {', '.join(MEASURES)}")
     stats = TargetStats(target, seed)
@@ -37,7 +38,7 @@ def rank_vectors(target: np.ndarray, candidates: dict[str, np.ndarray], measures
             if len(c) < need:
                 notes[k].append(f"{m}: {len(c)} examples, needs {need}")
                 continue
-            values[m][k] = FUNCTIONS[m](stats, c)
+            values[m][k] = given[m][name] if given and m in given else FUNCTIONS[m](stats, c)
     columns: dict[str, list] = {"candidate": names, "examples": [len(candidates[n]) for n in names]}
     ranks = []
     for m in measures:
@@ -80,7 +81,18 @@ def rank_frames(target: pl.DataFrame, candidates: dict[str, pl.DataFrame], measu
         share = sum(t in target_texts for t in texts) / max(len(texts), 1)
         if share >= LEAK_SHARE:
             leaks[name] = share
-    table = rank_vectors(target_vectors, vectors, measures, seed)
+    given = {}
+    if "textemb" in measures:
+        from ...models.token_states import mean_token_state
+
+        def texts(frame: pl.DataFrame) -> list[str]:
+            return frame.select(field_text(embedding.field).fill_null("")).to_series().to_list()
+        centre = mean_token_state(embedding.model, texts(target), embedding.device)
+        given["textemb"] = {}
+        for name, frame in candidates.items():
+            other = mean_token_state(embedding.model, texts(frame), embedding.device) if frame.height else centre * 0
+            given["textemb"][name] = float(centre @ other / max(np.linalg.norm(centre) * np.linalg.norm(other), 1e-12))
+    table = rank_vectors(target_vectors, vectors, measures, seed, given)
     if leaks:
         flagged = [f"leakage: {leaks[n]:.0%} of its examples are in the target" if n in leaks else ""
                    for n in table["candidate"].to_list()]

@@ -19,8 +19,8 @@ class SelectTasks(Step):
     """Rank the groups of records (`group_by`, default `source`: one group per input) as
     intermediate tasks for `target` (a file of the target task's examples) by how close their
     example embeddings are to the target's, and keep the records of the `top_k` closest groups.
-    `measure`: `combined` (the mean rank over every measure, default) or one of semb, mmd,
-    frechet, kl, knn. The others go to the ledger as `task_not_selected` with their rank; the
+    `measure`: `combined` (the mean rank over semb, mmd, frechet, kl and knn, default) or one
+    of them, or textemb. The others go to the ledger as `task_not_selected` with their rank; the
     whole ranking is in the stage's stats. A group with too few examples for a measure is ranked
     last on it; a group that is mostly the target's own examples is flagged (`leakage`)."""
 
@@ -31,13 +31,13 @@ class SelectTasks(Step):
         target: str = Field(description="the target task's examples (a data file)")
         group_by: str = Field("source", description="column whose values are the candidate tasks")
         top_k: int = Field(3, ge=1, description="how many tasks to keep")
-        measure: Literal["combined", "semb", "mmd", "frechet", "kl", "knn"] = Field(
+        measure: Literal["combined", "semb", "mmd", "frechet", "kl", "knn", "textemb"] = Field(
             "combined", description="the ranking used")
         max_examples: int = Field(1000, ge=2, description="examples per task embedded (a seeded sample)")
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...io.load import load_records
-        from ...models.task_divergence import MEASURES
+        from ...models.task_divergence import DEFAULT_MEASURES
         from ..base import resolve_step_file
         from ..common.task_ranking import rank_frames
         cfg = self.config
@@ -55,7 +55,7 @@ class SelectTasks(Step):
                 part.sample(cfg.max_examples, seed=self.ctx.seed).sort("_order")
         sample_target = target if target.height <= cfg.max_examples else target.sample(cfg.max_examples,
                                                                                         seed=self.ctx.seed)
-        measures = list(MEASURES) if cfg.measure == "combined" else [cfg.measure]
+        measures = list(DEFAULT_MEASURES) if cfg.measure == "combined" else [cfg.measure]
         table, info = rank_frames(sample_target, samples, measures, cfg, self.ctx.seed)
         column = "rank" if cfg.measure == "combined" else f"rank_{cfg.measure}"
         rank_of = dict(zip(table["candidate"].to_list(), table[column].to_list()))
