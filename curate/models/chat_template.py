@@ -39,3 +39,11 @@ def mark_folder(folder: Path) -> None:
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_text(marked, encoding="utf-8")
             tmp.replace(path)
+
+
+def chat_ids(tokenizer, messages: list[dict], generation_prompt: bool) -> list[int]:
+    """Token ids of `messages` rendered by the tokenizer's chat template (with the assistant's
+    generation prompt at the end, or not): the one way the trainer, the scorers and generation
+    turn a conversation into tokens, so their positions line up."""
+    out = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=True)
+    return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)

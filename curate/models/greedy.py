@@ -12,11 +12,8 @@ import numpy as np
 
 
 def render_prompts(tokenizer, conversations: list[list[dict]]) -> list[list[int]]:
-    out = []
-    for messages in conversations:
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        out.append(list(ids["input_ids"] if hasattr(ids, "keys") else ids))
-    return out
+    from .chat_template import chat_ids
+    return [chat_ids(tokenizer, messages, generation_prompt=True) for messages in conversations]
 
 
 def fit_window(prompts: list[list[int]], reserves: list[int], window: int | None) -> tuple[list[list[int]], int]:

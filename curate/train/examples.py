@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..models.chat_template import chat_ids
 from ..records import to_messages
 
 
@@ -23,11 +24,6 @@ class Example:
 
 class EncodeError(ValueError):
     """A record that cannot become a training example (the reason goes to the report)."""
-
-
-def _render(tokenizer, messages: list[dict], generation_prompt: bool) -> list[int]:
-    out = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=True)
-    return list(out["input_ids"] if isinstance(out, dict) or hasattr(out, "keys") else out)
 
 
 def encode(tokenizer, record: dict, max_len: int, over_length: str = "truncate") -> Example:
@@ -45,8 +41,8 @@ def encode(tokenizer, record: dict, max_len: int, over_length: str = "truncate")
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        prefix = _render(tokenizer, messages[:i], generation_prompt=True)
-        upto = _render(tokenizer, messages[:i + 1], generation_prompt=False)
+        prefix = chat_ids(tokenizer, messages[:i], generation_prompt=True)
+        upto = chat_ids(tokenizer, messages[:i + 1], generation_prompt=False)
         if upto[:len(prefix)] != prefix or (ids and prefix[:len(ids)] != ids):
             raise EncodeError("the chat template does not render the conversation as a growing prefix")
         labels += [-100] * (len(prefix) - len(ids)) + upto[len(prefix):]
