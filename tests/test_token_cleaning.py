@@ -87,3 +87,17 @@ def test_reference_mode_needs_one_reference(tmp_path):
                                      "    with: {keep: 0.5}\n")
     with pytest.raises(ConfigError, match=r"r.yaml:5.*exactly one of `reference` and `reference_adapter`"):
         Recipe.load(tmp_path / "r.yaml")
+
+
+def test_ifd_is_low_when_the_instruction_determines_the_response(tmp_path):
+    """The bundled SmolLM2: a question and its answer score lower IFD than the same answer after an
+    unrelated instruction; a record without a response is counted, not scored."""
+    write_jsonl(tmp_path / "d.jsonl", [
+        {"instruction": "What is the capital of France?", "output": "The capital of France is Paris."},
+        {"instruction": "Write a short poem about the sea.", "output": "The capital of France is Paris."},
+        {"instruction": "Say nothing.", "output": ""}])
+    result = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}], [{"use": "score.ifd"}])
+    ifd = result.final()["score_ifd"].to_list()
+    assert ifd[2] is None and ifd[0] < ifd[1]
+    stats = next(s for s in result.manifest["stages"] if s["step"] == "score.ifd")["stats"]
+    assert stats["scored"] == 2 and stats["unscored"] == {"empty response": 1}
