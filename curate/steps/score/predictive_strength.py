@@ -1,0 +1,174 @@
+"""`score.predictive_strength`: how well a record's loss across a family of models predicts their
+downstream ability (*Predictive Data Selection: The Data That Predicts Is the Data That Teaches*,
+Shum et al., 2025).
+
+Each probe model has a downstream score. For each record, each model's normalised loss, bits per
+character of the record's text (models with different tokenizers compare), and then the
+predictive strength: the share of model pairs whose loss order matches their score order (the
+better model has the lower loss), 1.0 for a perfect match. Records the family ranks correctly are
+the ones worth training on; `select.preselect` learns to find them cheaply with fastText.
+
+The formula, stated because the released script does not run as published: for probes i, j with
+scores s_i != s_j, the pair matches when (bpc_i - bpc_j) * (s_i - s_j) < 0; strength = matches /
+pairs with distinct scores. Equal losses match no pair; equal scores are no pair (reported).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import combinations
+from pathlib import Path
+from typing import Literal, Optional
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..base import Step, StepConfig, register
+from ..common.text import field_text
+from ..decisions import Decisions, keep_all
+
+MIN_PROBES = 5          # with 3, a perfect ranking happens by chance 1 time in 6
+
+
+class Probe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(description="Hub id, local folder or bundled name")
+    adapter: Optional[str] = Field(None, description="a LoRA adapter over `model`")
+    score: float = Field(description="the model's downstream score (higher is better)")
+    name: Optional[str] = Field(None, description="column suffix (default: from the adapter or model)")
+
+    def label(self) -> str:
+        """The column suffix: `name`, else the adapter's folder (its parent for `.../adapter`, as
+        `curate train` writes it), else the model's last path part."""
+        if self.name:
+            raw = self.name
+        elif self.adapter:
+            path = Path(self.adapter)
+            raw = path.parent.name if path.name == "adapter" else path.name
+        else:
+            raw = Path(self.model.split(":")[-1]).name
+        return re.sub(r"[^0-9A-Za-z]+", "_", raw).strip("_").lower() or "probe"
+
+
+def predictive_strength(bpc: np.ndarray, scores: np.ndarray, method: str = "pairs") -> np.ndarray:
+    """`bpc`: (records, probes); `scores`: (probes,). Per record, the share of probe pairs with
+    distinct scores whose loss order is the reverse of their score order (or, `spearman`, the rank
+    correlation of -bpc with the scores). NaN where a record has a missing loss."""
+    out = np.full(len(bpc), np.nan)
+    ok = ~np.isnan(bpc).any(1)
+    if method == "spearman":
+        from scipy.stats import spearmanr
+        for k in np.flatnonzero(ok):
+            out[k] = spearmanr(-bpc[k], scores).statistic
+        return out
+    pairs = [(i, j) for i, j in combinations(range(len(scores)), 2) if scores[i] != scores[j]]
+    if not pairs:
+        return out
+    i, j = np.array(pairs).T
+    matches = (bpc[:, i] - bpc[:, j]) * (scores[i] - scores[j]) < 0
+    out[ok] = matches[ok].mean(1)
+    return out
+
+
+@register("score.predictive_strength")
+class ScorePredictiveStrength(Step):
+    """Per record: `score_bpc_<probe>` for every probe model (bits per character of `field`, the
+    record's text by default) and `score_predictive`, the predictive strength over the probes
+    (`method: pairs`, the share of correctly ordered pairs; or `spearman`). At least 5 probes with
+    a score each; probes with adapters must share one base. A text shorter than `min_chars` gets
+    null (its BPC is not stable), counted. Losses are cached per probe and record in the user cache
+    (`<cache>/bpc/`), so adding a probe scores only that probe. Never rejects."""
+
+    scope = "dataset"
+
+    class Config(StepConfig):
+        probes: list[Probe] = Field(description="models with their downstream scores")
+        field: str = Field("text", description="text scored: a column, or `text` for all of a record's text")
+        method: Literal["pairs", "spearman"] = Field("pairs", description="how loss order is matched to scores")
+        min_chars: int = Field(32, ge=1, description="shorter texts get no score")
+        max_tokens: int = Field(1024, ge=8, description="tokens of each text read (the start)")
+        device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
+
+        @model_validator(mode="after")
+        def _family(self):
+            if len(self.probes) < MIN_PROBES:
+                raise ValueError(f"{len(self.probes)} probe models given: at least {MIN_PROBES} are needed (with 3, "
+                                 "a perfect ranking happens by chance 1 time in 6)")
+            if len({p.score for p in self.probes}) < 2:
+                raise ValueError("every probe has the same score: there is no order to predict")
+            bases = {p.model for p in self.probes if p.adapter}
+            if bases and len({p.model for p in self.probes}) > 1:
+                raise ValueError(f"probes with adapters must share one base model; these have {sorted({p.model for p in self.probes})}")
+            labels = [p.label() for p in self.probes]
+            twice = sorted({n for n in labels if labels.count(n) > 1})
+            if twice:
+                raise ValueError(f"probe names {twice} repeat: give each probe a `name`")
+            return self
+
+    def decide(self, data: pl.LazyFrame) -> Decisions:
+        from ...progress import Progress
+        cfg = self.config
+        names = data.collect_schema().names()
+        wanted = ["_order", "id", "instruction", "context", "response", "system", "history"]
+        frame = data.select([c for c in names if c in wanted or c == cfg.field]).collect()
+        texts = frame.select(field_text(cfg.field).fill_null("")).to_series().to_list()
+        ids = frame["id"].to_list()
+        short = [len(t) < cfg.min_chars for t in texts]
+        todo = [k for k, s in enumerate(short) if not s]
+        columns, matrix = {}, np.full((frame.height, len(cfg.probes)), np.nan)
+        bar = Progress()
+        with bar:
+            task = bar.task("predictive strength", total=len(cfg.probes))
+            for p, probe in enumerate(cfg.probes):
+                values = _probe_bpc(probe, [ids[k] for k in todo], [texts[k] for k in todo], cfg)
+                matrix[todo, p] = values
+                columns[f"score_bpc_{probe.label()}"] = pl.Series(f"score_bpc_{probe.label()}",
+                                                                  matrix[:, p], dtype=pl.Float64).fill_nan(None)
+                bar.advance(task, 1)
+        scores = np.array([p.score for p in cfg.probes], dtype=np.float64)
+        strength = predictive_strength(matrix, scores, cfg.method)
+        columns["score_predictive"] = pl.Series("score_predictive", strength, dtype=pl.Float64).fill_nan(None)
+        tied = sum(1 for i, j in combinations(range(len(scores)), 2) if scores[i] == scores[j])
+        valid = strength[~np.isnan(strength)]
+        stats = {"probes": [p.label() for p in cfg.probes], "method": cfg.method, "scored": int(len(valid)),
+                 "unscored": {"shorter than min_chars": sum(short)} if any(short) else {},
+                 "tied_score_pairs": tied, "strength_1": int((valid >= 1.0).sum()) if cfg.method == "pairs" else None}
+        return Decisions(keep_all(frame, columns), stats=stats)
+
+
+def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg) -> np.ndarray:
+    """Bits per character of each text under `probe`, from the cache where it has them."""
+    import torch
+    from ...fingerprint import digest, files_fingerprint
+    from ...models.lm import load_for_eval, resolve
+    from ...models.loglik import continuation_logprobs
+    from ...user_cache import cache_dir
+    location = Path(resolve(probe.model))
+    model_id = files_fingerprint(sorted(f for f in location.rglob("*") if f.is_file())) if location.is_dir() \
+        else probe.model
+    adapter_id = files_fingerprint(sorted(f for f in Path(probe.adapter).rglob("*") if f.is_file())) \
+        if probe.adapter else None
+    path = cache_dir() / "bpc" / f"{digest('bpc', model_id, adapter_id, cfg.max_tokens)[:16]}.parquet"
+    known: dict[str, float] = {}
+    if path.is_file():
+        cached = pl.read_parquet(path)
+        known = dict(zip(cached["id"].to_list(), cached["bpc"].to_list()))
+    missing = [k for k, i in enumerate(ids) if i not in known]
+    if missing:
+        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        model, tokenizer = load_for_eval(probe.model, probe.adapter, device)
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        pairs, chars = [], []
+        for k in missing:
+            tokens = tokenizer(texts[k], add_special_tokens=False)["input_ids"][:cfg.max_tokens]
+            pairs.append(([start], tokens))
+            chars.append(max(1, len(tokenizer.decode(tokens))))
+        logprobs = continuation_logprobs(model, tokenizer.pad_token_id or 0, pairs)
+        for k, lp, n in zip(missing, logprobs, chars):
+            known[ids[k]] = float(-lp.sum() / np.log(2) / n)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        pl.DataFrame({"id": list(known), "bpc": list(known.values())}).write_parquet(tmp)
+        tmp.replace(path)
+    return np.array([known[i] for i in ids], dtype=np.float64)

@@ -1,0 +1,67 @@
+"""Predictive data selection: predictive strength over a probe family (issue: PreSelect)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import make_tiny_llama, run_recipe, write_jsonl
+from curate.steps.score.predictive_strength import predictive_strength
+
+
+def test_strength_is_the_share_of_probe_pairs_whose_loss_order_matches_their_score_order():
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    bpc = np.array([[5.0, 4.0, 3.0, 2.0, 1.0],         # better model, lower loss: every pair matches
+                    [1.0, 2.0, 3.0, 4.0, 5.0],         # reversed: none
+                    [5.0, 4.0, 3.0, 1.0, 2.0],         # one of ten pairs out of order
+                    [3.0, 3.0, 3.0, 3.0, 3.0],         # equal losses order nothing
+                    [5.0, 4.0, np.nan, 2.0, 1.0]])
+    got = predictive_strength(bpc, scores)
+    assert got[:4].tolist() == [1.0, 0.0, 0.9, 0.0] and np.isnan(got[4])
+    tied = predictive_strength(bpc[:1], np.array([0.1, 0.1, 0.3, 0.4, 0.5]))   # the tied pair is no pair
+    assert tied[0] == 1.0
+    assert predictive_strength(bpc[:2], scores, "spearman").tolist() == pytest.approx([1.0, -1.0])
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    root = tmp_path_factory.mktemp("probes")
+    return [make_tiny_llama(root / f"m{k}", seed=10 + k) for k in range(5)]
+
+
+def test_every_probe_gets_a_bpc_column_short_texts_are_left_out_and_losses_are_cached(family, tmp_path, monkeypatch):
+    import curate.models.lm as lm
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    write_jsonl(tmp_path / "d.jsonl", [{"instruction": f"Tell me about the number {k}.",
+                                        "output": f"The number {k} comes after {k - 1} and before {k + 1}."}
+                                       for k in range(6)] + [{"instruction": "Hi", "output": "Yo"}])
+    probes = [{"model": m, "score": s} for m, s in zip(family, [0.1, 0.3, 0.2, 0.5, 0.4])]
+    loads = []
+    real = lm.load_for_eval
+    monkeypatch.setattr(lm, "load_for_eval", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+    step = [{"use": "score.predictive_strength", "with": {"probes": probes}}]
+    first = run_recipe(tmp_path / "a", [{"path": str(tmp_path / "d.jsonl")}], step).final()
+    assert {f"score_bpc_m{k}" for k in range(5)} <= set(first.columns) and len(loads) == 5
+    short = first.filter(pl.col("response") == "Yo")
+    assert short["score_predictive"][0] is None and short["score_bpc_m0"][0] is None
+    scored = first.filter(pl.col("response") != "Yo")
+    assert scored["score_bpc_m0"].min() > 0 and scored["score_predictive"].is_between(0, 1).all()
+    loads.clear()
+    again = run_recipe(tmp_path / "b", [{"path": str(tmp_path / "d.jsonl")}], step).final()
+    assert loads == [] and again["score_predictive"].to_list() == first["score_predictive"].to_list()
+
+
+def test_a_probe_family_must_be_large_enough_and_share_a_base(family, tmp_path):
+    from curate.errors import ConfigError
+    from curate.recipe import Recipe
+    probes = "".join(f"      - {{model: {m}, score: {k / 10}}}\n" for k, m in enumerate(family[:3]))
+    (tmp_path / "r.yaml").write_text("name: t\ninputs: [{path: d.jsonl}]\nsteps:\n  - use: score.predictive_strength\n"
+                                     f"    with:\n      probes:\n{probes}")
+    with pytest.raises(ConfigError, match="3 probe models given: at least 5"):
+        Recipe.load(tmp_path / "r.yaml")
+    mixed = "".join(f"      - {{model: {m}, score: {k / 10}, adapter: {tmp_path}/a{k}}}\n" for k, m in enumerate(family))
+    (tmp_path / "r.yaml").write_text("name: t\ninputs: [{path: d.jsonl}]\nsteps:\n  - use: score.predictive_strength\n"
+                                     f"    with:\n      probes:\n{mixed}")
+    with pytest.raises(ConfigError, match="share one base model"):
+        Recipe.load(tmp_path / "r.yaml")
