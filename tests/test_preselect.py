@@ -65,3 +65,37 @@ def test_a_probe_family_must_be_large_enough_and_share_a_base(family, tmp_path):
                                      f"    with:\n      probes:\n{mixed}")
     with pytest.raises(ConfigError, match="share one base model"):
         Recipe.load(tmp_path / "r.yaml")
+
+
+def _pool(n: int = 40) -> list[dict]:
+    good = [{"instruction": f"Explain step {k} of baking bread with yeast and flour.",
+             "output": f"Knead the dough with flour and yeast, then let it rise for {k + 1} hours.",
+             "score_predictive": 1.0} for k in range(n)]
+    bad = [{"instruction": f"Write noise {k}.", "output": f"zzz qqq {k} xxx vvv", "score_predictive": 0.2}
+           for k in range(n)]
+    return good + bad
+
+
+def test_preselect_learns_what_strong_records_look_like_and_keeps_them(tmp_path):
+    write_jsonl(tmp_path / "pool.jsonl", _pool())
+    steps = [{"use": "select.preselect", "with": {"min_positives": 10, "fraction": 0.5, "epoch": 25, "lr": 0.5}}]
+    result = run_recipe(tmp_path, [{"path": str(tmp_path / "pool.jsonl"), "keep": ["score_predictive"]}], steps)
+    final = result.final()
+    assert final.height == 40 and (final["score_predictive"] == 1.0).mean() >= 0.9
+    stats = next(s for s in result.manifest["stages"] if s["step"] == "select.preselect")["stats"]
+    assert stats["positive_rule"] == "strength 1.0" and stats["positives"] == 40 and stats["negatives"] == 40
+    classifier = result.dir / "cache" / "preselect.bin"
+    assert classifier.is_file() and stats["held_out"]["valid"] == 8
+    rejected = pl.read_parquet(result.dir / "rejected.parquet")
+    assert set(rejected["reason"]) == {"not_preselected"}
+    rescored = run_recipe(tmp_path / "again", [{"path": str(tmp_path / "pool.jsonl")}],   # reusable as score.fasttext
+                          [{"use": "score.fasttext", "with": {"model": str(classifier), "prefix": "p"}}]).final()
+    assert rescored["p_pos"].is_between(0, 1).all()
+
+
+def test_preselect_says_how_many_positives_it_had(tmp_path):
+    from curate.errors import ConfigError
+    write_jsonl(tmp_path / "pool.jsonl", _pool(4))
+    with pytest.raises(ConfigError, match=r"1 positives and 1 negatives from 8 scored records; at least 10"):
+        run_recipe(tmp_path, [{"path": str(tmp_path / "pool.jsonl"), "keep": ["score_predictive"]}],
+                   [{"use": "select.preselect", "with": {"min_positives": 10}}])

@@ -2,4 +2,4 @@
 the `top` records by a score, a `diverse` set that covers the embedding space, or the `tasks`
 (groups) closest to a target task."""
 
-from . import diverse, mix, sample, tasks, top  # noqa: F401  (importing a module registers its step)
+from . import diverse, mix, preselect, sample, tasks, top  # noqa: F401  (importing a module registers its step)

@@ -14,6 +14,15 @@ from ..common.text import field_text
 from ..decisions import ORDER, Decisions, verdicts
 
 
+def char_budget_count(chars_in_order: np.ndarray, fraction: float) -> int:
+    """How many records, taken in order, hold `fraction` of all the characters (the last one
+    that crosses the budget included)."""
+    if not len(chars_in_order):
+        return 0
+    cumulative = chars_in_order.cumsum()
+    return min(int(np.searchsorted(cumulative, fraction * cumulative[-1]) + 1), len(chars_in_order))
+
+
 @register("select.top")
 class TopSelect(Step):
     """Keep the records with the highest `column` (lowest with `ascending: true`): the top `n`, the
@@ -62,9 +71,7 @@ class TopSelect(Step):
         elif cfg.fraction is not None:
             keep_n = int(round(total * cfg.fraction))
         else:
-            chars = frame["_c"].to_numpy()[order].cumsum()
-            keep_n = int(np.searchsorted(chars, cfg.char_fraction * chars[-1]) + 1) if total else 0
-            keep_n = min(keep_n, total)
+            keep_n = char_budget_count(frame["_c"].to_numpy()[order], cfg.char_fraction)
         keep = np.zeros(total, dtype=bool)
         keep[order[:keep_n]] = True
         cutoff = score[order[keep_n - 1]] if keep_n else float("nan")
