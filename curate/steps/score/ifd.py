@@ -18,6 +18,7 @@ from pydantic import Field
 from ...models.bundled import SMOLLM2
 from ...records import to_messages
 from ..base import Step, StepConfig, register
+from ..common.conversations import conversation_frame
 from ..decisions import Decisions, keep_all
 
 
@@ -44,9 +45,7 @@ class ScoreIFD(Step):
         from ...models.lm import load_model, load_tokenizer
         from ...models.loglik import continuation_logprobs
         cfg = self.config
-        names = data.collect_schema().names()
-        wanted = ["_order", "id", "instruction", "context", "response", "system", "history"]
-        frame = data.select([c for c in wanted if c in names]).collect()
+        frame = conversation_frame(data)
         tokenizer = load_tokenizer(cfg.model)
         empty_turn = chat_ids(tokenizer, [{"role": "user", "content": ""}], generation_prompt=True)
         keep, prompts, answers, unscored = [], [], [], {}

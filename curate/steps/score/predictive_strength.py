@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..base import Step, StepConfig, register
 from ..common.text import field_text
+from ..common.conversations import conversation_frame
 from ..decisions import Decisions, keep_all
 
 MIN_PROBES = 5          # with 3, a perfect ranking happens by chance 1 time in 6
@@ -109,9 +110,7 @@ class ScorePredictiveStrength(Step):
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...progress import Progress
         cfg = self.config
-        names = data.collect_schema().names()
-        wanted = ["_order", "id", "instruction", "context", "response", "system", "history"]
-        frame = data.select([c for c in names if c in wanted or c == cfg.field]).collect()
+        frame = conversation_frame(data, [cfg.field])
         texts = frame.select(field_text(cfg.field).fill_null("")).to_series().to_list()
         ids = frame["id"].to_list()
         short = [len(t) < cfg.min_chars for t in texts]

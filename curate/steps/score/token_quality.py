@@ -20,6 +20,7 @@ from ...errors import ConfigError
 from ...models.bundled import SMOLLM2
 from ...records import to_messages
 from ..base import Step, StepConfig, register
+from ..common.conversations import conversation_frame
 from ..decisions import Decisions, keep_all
 
 
@@ -57,9 +58,7 @@ class ScoreTokenQuality(Step):
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...models.lm import load_tokenizer
         cfg = self.config
-        names = data.collect_schema().names()
-        wanted = ["_order", "id", "instruction", "context", "response", "system", "history"]
-        frame = data.select([c for c in wanted if c in names]).collect()
+        frame = conversation_frame(data)
         tokenizer = load_tokenizer(cfg.model)
         items, unscored = _response_tokens(tokenizer, frame.to_dicts())
         if cfg.mode == "random":

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from ...errors import ConfigError
 from ...records import to_messages
 from ..base import Step, StepConfig, register
+from ..common.conversations import conversation_frame
 from ..decisions import Decisions, keep_all
 
 DEFAULT_PROBE = "bundled:smollm2-135m-instruct"
@@ -71,9 +72,7 @@ class TagContextDependency(Step):
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...models.lm import load_model, load_tokenizer
-        names = data.collect_schema().names()
-        wanted = ["_order", "id", "instruction", "context", "response", "system", "history", "source"]
-        frame = data.select([c for c in wanted if c in names]).collect()
+        frame = conversation_frame(data, ["source"])
         records = frame.to_dicts()
         cfg = self.config
         device = cfg.device
