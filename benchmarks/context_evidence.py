@@ -35,11 +35,12 @@ os.environ.setdefault("CURATE_DATA", str(ROOT.parent / "shared" / "data"))
 WORK = ROOT / "benchmarks" / "work" / "context_evidence"
 SUITES = ROOT / "recipes" / "suites"
 # (plain suite, the same items with the indicator, items per group)
-PAIRS = {"conflictqa-choice": (str(SUITES / "conflictqa-choice-ind.yaml"), 300),
-         "conflictqa": (str(SUITES / "conflictqa-ind.yaml"), 60),
-         "xquad-contains": (str(SUITES / "xquad-contains-ind.yaml"), 40),
-         "xquad-loss": (str(SUITES / "xquad-loss-ind.yaml"), 150)}
-GENERAL = {"ii-single-loss": 10}
+# (sized to an hour of evaluation on a 2-core CPU: 6 adapters, every suite twice; more on a GPU)
+PAIRS = {"conflictqa-choice": (str(SUITES / "conflictqa-choice-ind.yaml"), 120),
+         "conflictqa": (str(SUITES / "conflictqa-ind.yaml"), 40),
+         "xquad-contains": (str(SUITES / "xquad-contains-ind.yaml"), 30),
+         "xquad-loss": (str(SUITES / "xquad-loss-ind.yaml"), 60)}
+GENERAL = {"ii-single-loss": 5}
 
 
 def arm_recipes():
@@ -75,6 +76,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--eval-batch", type=int, default=16)
     ap.add_argument("--suites", default=",".join(PAIRS), help="which of the paired suites to evaluate")
+    ap.add_argument("--items-scale", type=float, default=1.0, help="multiply every suite's item count")
     ap.add_argument("--work", default=str(WORK))
     ap.add_argument("--marked", help="a finished run of recipes/context.yaml to use as the marked arm "
                                      "(default: run the recipe here)")
@@ -104,10 +106,11 @@ def main() -> None:
     suites, limits = [], {}
     for name in chosen:
         ind, n = PAIRS[name]
+        n = max(1, int(n * args.items_scale))
         suites += [name, ind]
         limits.update({name: n, ind: n})
     suites += list(GENERAL)
-    limits.update(GENERAL)
+    limits.update({name: max(1, int(n * args.items_scale)) for name, n in GENERAL.items()})
     options = {"max_len": args.max_len, "batch_size": args.batch_size, "lr": args.lr}
     out = work / f"budget{args.budget}-lr{args.lr:g}"
     results = compare(str(plain.dir), str(marked.dir), suites, out, SMOLLM2, seeds=args.seeds,
