@@ -48,6 +48,11 @@ def files_fingerprint(files: list[Path]) -> list[list]:
     return [[f.name, f.stat().st_size, file_digest(f)] for f in files]
 
 
+def folder_fingerprint(folder: Path) -> list[list]:
+    """`files_fingerprint` of every file under `folder` (a model, an adapter), in path order."""
+    return files_fingerprint(sorted(p for p in Path(folder).rglob("*") if p.is_file()))
+
+
 class _DigestCache:
     """SQLite table (path, size, mtime_ns, inode) -> digest; safe for concurrent runs. Without a
     writable cache folder every file is simply hashed."""

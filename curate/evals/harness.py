@@ -55,11 +55,9 @@ def run_harness(model: str, tasks: list[str], out: str | Path, adapter: str | No
     """Evaluate `model` (+ `adapter`) on lm-eval `tasks`; per task, OUT/<task>/ as `curate eval` writes.
     `system`: a system prompt for every item (lm-eval's `system_instruction`; a task YAML has none)."""
     import lm_eval
-    from ..models.lm import resolve
+    from ..models.lm import auto_device, resolve
     manager = harness_tasks(tasks, tasks_dir)
-    if device == "auto":
-        import torch
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = auto_device(device)
     model_args = f"pretrained={resolve(model)},dtype=float32" + (f",peft={adapter}" if adapter else "")
     result = lm_eval.simple_evaluate(model="hf", model_args=model_args, tasks=tasks, task_manager=manager,
                                      log_samples=True, apply_chat_template=True, limit=limit,

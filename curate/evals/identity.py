@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..fingerprint import digest, files_fingerprint
+from ..fingerprint import digest, files_fingerprint, folder_fingerprint
 
 
 def data_identity(data: str) -> list:
@@ -34,7 +34,7 @@ def model_identity(model: str) -> list:
     """A Hub id or bundled name by name; a local folder by the content of its files."""
     path = Path(model).expanduser()
     if path.is_dir():
-        return ["folder", files_fingerprint(sorted(p for p in path.rglob("*") if p.is_file()))]
+        return ["folder", folder_fingerprint(path)]
     return ["name", model]
 
 
@@ -53,7 +53,7 @@ def train_settings(cfg) -> dict:
     training continues from counts by its content, not by where it lies."""
     settings = stable(cfg.model_dump(mode="json", exclude={"data", "out"}))
     if cfg.init_adapter:
-        settings["init_adapter"] = files_fingerprint(sorted(p for p in Path(cfg.init_adapter).rglob("*") if p.is_file()))
+        settings["init_adapter"] = folder_fingerprint(Path(cfg.init_adapter))
     return settings
 
 

@@ -18,7 +18,7 @@ import polars as pl
 from ..errors import ConfigError
 from ..records import to_messages
 from ..models.greedy import fit_window, generate, model_window, render_prompts
-from ..models.lm import load_for_eval
+from ..models.lm import auto_device, load_for_eval
 from .scorers import SCORERS
 from .loglik_scoring import LOGLIK_SCORERS, LOWER_IS_BETTER, checked_items, score_choice, score_ref_loss
 from .suites import SuiteSpec, load_suite, memory, references
@@ -94,11 +94,9 @@ def evaluate(model: str, suite: str, out: str | Path, adapter: str | None = None
              limit: int | None = None, batch_size: int = 16, loaded=None, progress: bool = False) -> dict:
     """Run `suite` on `model` (+ `adapter`); `loaded` reuses an already loaded (model, tokenizer).
     With `progress`, a bar on a terminal and a line per stage when piped."""
-    import torch
     from ..progress import Progress
     spec = load_suite(suite)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = auto_device(device)
     records = suite_records(spec, limit)
     bar = Progress(enabled=progress)
     if loaded is None:

@@ -61,6 +61,14 @@ def resolve(model: str) -> str:
     return model
 
 
+def auto_device(device: str) -> str:
+    """`auto` is CUDA when this machine has it, else the CPU; any other value as given."""
+    if device != "auto":
+        return device
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def load_tokenizer(model: str, folder: str | None = None):
     """The model's tokenizer, or the one saved in `folder` (an adapter trained with new tokens)."""
     from transformers import AutoTokenizer
@@ -95,21 +103,34 @@ def _unreachable(model: str, exc: Exception) -> str:
             f"{SMOLLM2} or a local folder")
 
 
+def adapter_tokenizer(model: str, adapter: str | None):
+    """(tokenizer, whether it is the adapter's own): an adapter trained with new tokens carries
+    its tokenizer; otherwise the model's."""
+    own = bool(adapter) and (Path(adapter) / "tokenizer_config.json").is_file()
+    return load_tokenizer(model, adapter if own else None), own
+
+
+def with_adapter(lm, model: str, adapter: str, tokenizer, own_tokenizer: bool, trainable: bool = False,
+                 name: str = "adapter"):
+    """`lm` with the LoRA adapter at `adapter` (grown first to the adapter's own tokenizer, whose
+    new rows the adapter holds); `name` is how errors call it (`--init-adapter` for training)."""
+    from peft import PeftModel
+    if own_tokenizer and len(tokenizer) > lm.get_input_embeddings().num_embeddings:
+        lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    if not (Path(adapter) / "adapter_config.json").is_file():
+        raise ConfigError(f"{name} {adapter}: not a LoRA adapter folder (no adapter_config.json)")
+    try:
+        return PeftModel.from_pretrained(lm, adapter, is_trainable=trainable)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{name} {adapter} does not match model {model}: {str(exc).splitlines()[0]}") from None
+
+
 def load_for_eval(model: str, adapter: str | None, device: str):
     """A model (with a LoRA adapter when given) in eval mode and its tokenizer, left-padded for
     batched generation and scoring."""
-    own = adapter and (Path(adapter) / "tokenizer_config.json").is_file()   # an adapter trained with new tokens
-    tokenizer = load_tokenizer(model, adapter if own else None)
+    tokenizer, own = adapter_tokenizer(model, adapter)
     tokenizer.padding_side = "left"
     lm = load_model(model, device)
-    if own and len(tokenizer) > lm.get_input_embeddings().num_embeddings:
-        lm.resize_token_embeddings(len(tokenizer), mean_resizing=False)   # the adapter holds the new rows
     if adapter:
-        from peft import PeftModel
-        if not (Path(adapter) / "adapter_config.json").is_file():
-            raise ConfigError(f"{adapter} is not a LoRA adapter folder (no adapter_config.json)")
-        try:
-            lm = PeftModel.from_pretrained(lm, adapter)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise ConfigError(f"adapter {adapter} does not match model {model}: {str(exc).splitlines()[0]}") from None
+        lm = with_adapter(lm, model, adapter, tokenizer, own)
     return lm.eval(), tokenizer

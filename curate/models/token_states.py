@@ -22,8 +22,8 @@ def mean_token_state(model: str, texts: list[str], device: str = "auto", batch_s
     """The mean over every (non-padding) token of `texts` of the encoder's last hidden state."""
     import torch
     from .embed import resolve_model
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    from .lm import auto_device
+    device = auto_device(device)
     encoder = _encoder(resolve_model(model)[0], device)
     total, count = None, 0
     for start in range(0, len(texts), batch_size):

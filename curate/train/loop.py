@@ -86,13 +86,6 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
     return Plan(rows, len(examples), skipped, truncated)
 
 
-def _device(cfg: TrainConfig) -> str:
-    import torch
-    if cfg.device != "auto":
-        return cfg.device
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def data_tokens(data: str) -> list[str]:
     """Tokens a run's steps ask the trainer to add (`add_tokens` in a stage's stats, from
     mark.context_indicator with special_token: true), so training on the run needs no flag."""
@@ -130,19 +123,6 @@ def _lora(model, cfg: TrainConfig, new_token_ids: list[int] = ()):
                                             target_modules=targets, task_type="CAUSAL_LM", **extra))
 
 
-def _continue(model, cfg: TrainConfig):
-    """The adapter at `cfg.init_adapter` over `model`, trainable: training goes on from it."""
-    from peft import PeftModel
-    folder = Path(cfg.init_adapter)
-    if not (folder / "adapter_config.json").is_file():
-        raise ConfigError(f"--init-adapter {folder}: not a LoRA adapter folder (no adapter_config.json)")
-    try:
-        return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise ConfigError(f"--init-adapter {folder} does not match model {cfg.model}: "
-                          f"{str(exc).splitlines()[0]}") from None
-
-
 class Trainer:
     """Runs a plan; writes `out/adapter`, `train_config.json`, `metrics.jsonl`, `summary.json`, `loss.png`."""
 
@@ -154,14 +134,13 @@ class Trainer:
     def run(self) -> dict:
         import torch
         from transformers import get_scheduler
-        from ..models.lm import load_model, load_tokenizer
+        from ..models.lm import adapter_tokenizer, auto_device, load_model, with_adapter
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
-        device = _device(cfg)
+        device = auto_device(cfg.device)
         from ..progress import Progress
         notes = Progress(enabled=self.progress)
-        adapter_tokenizer = bool(cfg.init_adapter) and (Path(cfg.init_adapter) / "tokenizer_config.json").is_file()
-        tokenizer = load_tokenizer(cfg.model, cfg.init_adapter if adapter_tokenizer else None)
+        tokenizer, own_tokenizer = adapter_tokenizer(cfg.model, cfg.init_adapter)
         new_tokens = sorted(set(cfg.add_tokens) | set(data_tokens(cfg.data)))
         if cfg.init_adapter:                 # tokens the adapter already has are not new
             known = tokenizer.get_vocab()
@@ -180,10 +159,9 @@ class Trainer:
         base = load_model(cfg.model, device, dtype)
         if new_tokens:
             grow_embeddings(base, len(tokenizer), tokenizer.convert_tokens_to_ids(new_tokens), pieces)
-        if cfg.init_adapter:
-            if len(tokenizer) > base.get_input_embeddings().num_embeddings:
-                base.resize_token_embeddings(len(tokenizer), mean_resizing=False)   # the adapter holds the rows
-            model = _continue(base, cfg)
+        if cfg.init_adapter:                 # training goes on from the adapter, its rank and targets kept
+            model = with_adapter(base, cfg.model, cfg.init_adapter, tokenizer, own_tokenizer, trainable=True,
+                                 name="--init-adapter")
         else:
             model = _lora(base, cfg, tokenizer.convert_tokens_to_ids(new_tokens) if new_tokens else [])
         rows_per_step = cfg.batch_size * cfg.grad_accum
@@ -209,7 +187,7 @@ class Trainer:
         metrics.close()
         notes.note(f"train: saving the adapter to {self.out / 'adapter'}")
         model.save_pretrained(str(self.out / "adapter"), save_embedding_layers=False)
-        if new_tokens or adapter_tokenizer:   # the eval loads this tokenizer and grows the model to fit it
+        if new_tokens or own_tokenizer:   # the eval loads this tokenizer and grows the model to fit it
             tokenizer.save_pretrained(str(self.out / "adapter"))
         summary = {"model": cfg.model, "device": device, "dtype": dtype, "steps": steps, "rows": len(plan.rows),
                    "examples": plan.examples, "skipped": dict(plan.skipped), "truncated": plan.truncated,

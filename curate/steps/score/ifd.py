@@ -39,10 +39,9 @@ class ScoreIFD(Step):
         device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
-        import torch
         from ...models.chat_template import chat_ids
         from ...models.greedy import fit_window
-        from ...models.lm import load_model, load_tokenizer
+        from ...models.lm import auto_device, load_model, load_tokenizer
         from ...models.loglik import continuation_logprobs
         cfg = self.config
         frame = conversation_frame(data)
@@ -60,8 +59,7 @@ class ScoreIFD(Step):
         scores: list = [None] * frame.height
         cut = 0
         if keep:
-            device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-            model = load_model(cfg.model, device).eval()
+            model = load_model(cfg.model, auto_device(cfg.device)).eval()
             pad = tokenizer.pad_token_id or 0
             prompts, cut = fit_window(prompts, [len(a) for a in answers], cfg.max_tokens)
             given = continuation_logprobs(model, pad, list(zip(prompts, answers)))

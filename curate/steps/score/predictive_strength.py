@@ -138,16 +138,13 @@ class ScorePredictiveStrength(Step):
 
 def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg) -> np.ndarray:
     """Bits per character of each text under `probe`, from the cache where it has them."""
-    import torch
-    from ...fingerprint import digest, files_fingerprint
-    from ...models.lm import load_for_eval, resolve
+    from ...fingerprint import digest, folder_fingerprint
+    from ...models.lm import auto_device, load_for_eval, resolve
     from ...models.loglik import continuation_logprobs
     from ...user_cache import cache_dir
     location = Path(resolve(probe.model))
-    model_id = files_fingerprint(sorted(f for f in location.rglob("*") if f.is_file())) if location.is_dir() \
-        else probe.model
-    adapter_id = files_fingerprint(sorted(f for f in Path(probe.adapter).rglob("*") if f.is_file())) \
-        if probe.adapter else None
+    model_id = folder_fingerprint(location) if location.is_dir() else probe.model
+    adapter_id = folder_fingerprint(Path(probe.adapter)) if probe.adapter else None
     path = cache_dir() / "bpc" / f"{digest('bpc', model_id, adapter_id, cfg.max_tokens)[:16]}.parquet"
     known: dict[str, float] = {}
     if path.is_file():
@@ -155,8 +152,7 @@ def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg) -> np.ndarra
         known = dict(zip(cached["id"].to_list(), cached["bpc"].to_list()))
     missing = [k for k, i in enumerate(ids) if i not in known]
     if missing:
-        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        model, tokenizer = load_for_eval(probe.model, probe.adapter, device)
+        model, tokenizer = load_for_eval(probe.model, probe.adapter, auto_device(cfg.device))
         start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
         pairs, chars = [], []
         for k in missing:

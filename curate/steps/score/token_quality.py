@@ -79,12 +79,11 @@ class ScoreTokenQuality(Step):
 
     def _scores(self, tokenizer, items: dict[int, tuple[list[int], list[int]]]) -> tuple[dict[int, np.ndarray], int]:
         """loss_base - loss_ref per response token (= logp_ref - logp_base), the first token 0."""
-        import torch
         from ...models.greedy import fit_window
-        from ...models.lm import load_for_eval, load_model
+        from ...models.lm import auto_device, load_for_eval, load_model
         from ...models.loglik import continuation_logprobs
         cfg = self.config
-        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        device = auto_device(cfg.device)
         keys = list(items)
         if not keys:
             return {}, 0

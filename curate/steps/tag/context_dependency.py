@@ -71,14 +71,11 @@ class TagContextDependency(Step):
             return self
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
-        from ...models.lm import load_model, load_tokenizer
+        from ...models.lm import auto_device, load_model, load_tokenizer
         frame = conversation_frame(data, ["source"])
         records = frame.to_dicts()
         cfg = self.config
-        device = cfg.device
-        if device == "auto":
-            import torch
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = auto_device(cfg.device)
         tokenizer = load_tokenizer(cfg.model)
         if cfg.template:
             from ..base import resolve_step_file
