@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--train-items", type=int, default=40, help="target items used as its training data")
     ap.add_argument("--items", type=int, default=120, help="target eval items")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--metric", default="score", help="score (accuracy) or margin (log-probability lead)")
     ap.add_argument("--work", default=str(WORK))
     args = ap.parse_args()
     from curate.quiet import quiet_third_party
@@ -69,10 +70,12 @@ def main() -> None:
     started = time.perf_counter()
     targets = write_targets(TARGETS[:args.targets], args.train_items, work)
     spec = TransferSpec(seeds=args.seeds, source_tokens=args.source_tokens, target_tokens=args.target_tokens,
-                        lr=args.lr, sources=[{"path": str(SHARED / "p3_t0_templates" / f"{s}.jsonl"), "name": s}
-                                             for s in SOURCES[:args.sources]],
+                        lr=args.lr, metric=args.metric,
+                        sources=[{"path": str(SHARED / "p3_t0_templates" / f"{s}.jsonl"), "name": s}
+                                 for s in SOURCES[:args.sources]],
                         targets=[{**t, "items": args.items} for t in targets])
-    out = work / f"s{args.sources}-t{args.targets}-seeds{args.seeds}-{args.source_tokens}-{args.target_tokens}"
+    name = f"s{args.sources}-t{args.targets}-seeds{args.seeds}-{args.source_tokens}-{args.target_tokens}"
+    out = work / (name + ("" if args.metric == "score" else f"-{args.metric}"))
     table = transfer_matrix(spec, out, progress=True)
     matrix_seconds = time.perf_counter() - started
     summary, per_target = evaluate_ranking(out)

@@ -191,6 +191,37 @@ def transfer_matrix(spec: Path = typer.Argument(..., help="YAML: model, seeds, b
 
 
 @app.command()
+def probes(suite: str = typer.Option(..., "--suite", help="the suite every probe is scored on (built-in or YAML)"),
+           out: Path = typer.Option(..., "--out", help="the family's YAML, for score.predictive_strength probes_file:"),
+           model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", help="the base model (budget 0)"),
+           train: Optional[str] = typer.Option(None, "--train", help="DATA the family's adapters are trained on"),
+           budgets: Optional[str] = typer.Option(None, "--budgets", help="token budgets, increasing: 2000,4000,8000 "
+                                                                         "(one run, continued through each)"),
+           extra_model: Optional[List[str]] = typer.Option(None, "--probe-model", help="another model; repeat"),
+           adapter: Optional[List[Path]] = typer.Option(None, "--adapter", help="another adapter over --model; repeat"),
+           items: Optional[int] = typer.Option(None, "--items", min=1, help="eval items per group (default: all)"),
+           seed: int = typer.Option(0, "--seed"), lr: float = typer.Option(1e-3, "--lr"),
+           data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the built-in suites' data"),
+           quiet: bool = typer.Option(False, "-q", "--quiet")):
+    """Build a probe family for PreSelect: the base model and adapters trained to increasing token
+    budgets (plus any given models), each scored on a suite; written as a probes YAML."""
+    _use_data_dir(data_dir)
+    try:
+        from .evals.probe_family import build_family
+        try:
+            steps = tuple(int(b) for b in budgets.split(",")) if budgets else ()
+        except ValueError:
+            raise ConfigError(f"--budgets: comma-separated token counts, got {budgets!r}") from None
+        family = build_family(suite, out, model, train, steps, tuple(extra_model or ()), tuple(adapter or ()),
+                              items, seed, lr, progress=not quiet)
+    except CurateError as exc:
+        _fail(exc)
+    for member in family:
+        typer.echo(f"{member.get('name') or member.get('adapter') or member['model']:<40} {member['score']:.4f}")
+    typer.echo(str(out))
+
+
+@app.command()
 def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory, an exported dataset, data files, or hub:ID"),
           out: Path = typer.Option(..., "--out", help="output folder: adapter/, metrics, loss.png, summary.json"),
           model: str = typer.Option("bundled:smollm2-135m-instruct", "--model", help="Hub id, local folder or bundled"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -99,3 +101,59 @@ def test_preselect_says_how_many_positives_it_had(tmp_path):
     with pytest.raises(ConfigError, match=r"1 positives and 1 negatives from 8 scored records; at least 10"):
         run_recipe(tmp_path, [{"path": str(tmp_path / "pool.jsonl"), "keep": ["score_predictive"]}],
                    [{"use": "select.preselect", "with": {"min_positives": 10}}])
+
+
+def test_probes_builds_a_scored_family_that_predictive_strength_reads_from_a_sample(tmp_path, cli, monkeypatch):
+    """`curate probes`: the base and one training run continued through each budget, each scored
+    on the suite (a budget added later trains only itself); the YAML it writes is a probes_file,
+    and `sample` scores only that many records."""
+    import yaml
+    import curate.train.loop as loop
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    tiny = make_tiny_llama(tmp_path / "tiny", seed=3)
+    write_jsonl(tmp_path / "train.jsonl", [{"instruction": f"Say the word {w}.", "output": w}
+                                           for w in ["apple", "pear", "plum", "fig", "lime", "kiwi"] * 4])
+    write_jsonl(tmp_path / "eval.jsonl", [{"instruction": f"Say the word {w}.", "output": w}
+                                          for w in ["apple", "plum", "kiwi"]])
+    (tmp_path / "suite.yaml").write_text("inputs: [{path: eval.jsonl}]\nscorer: ref_loss\ngroup_by: null\n")
+    runs = []
+    real = loop.Trainer.run
+    monkeypatch.setattr(loop.Trainer, "run", lambda self: runs.append(self.cfg.max_tokens) or real(self))
+    args = ["probes", "--suite", tmp_path / "suite.yaml", "--model", tiny, "--train", tmp_path / "train.jsonl",
+            "--lr", "0.02", "--out", tmp_path / "probes.yaml", "-q"]
+    few = cli(*args, "--budgets", "100,200")
+    assert few.exit_code != 0 and "3 distinct scores" in few.output and "needs 5" in few.output
+    result = cli(*args, "--budgets", "100,200,300,400")
+    assert result.exit_code == 0, result.output
+    assert runs == [100, 100, 100, 100]                      # 100, 200 reused; 300 and 400 continue them
+    written = yaml.safe_load((tmp_path / "probes.yaml").read_text())
+    family = written["probes"]
+    assert written["lower_is_better"] is True                # ref_loss: the scores are losses
+    assert [p.get("name") for p in family] == ["base", "tokens_100", "tokens_200", "tokens_300", "tokens_400"]
+    assert all(Path(p["adapter"], "adapter_config.json").is_file() for p in family[1:])
+    assert family[-1]["score"] < family[0]["score"]          # ref_loss: training on the task lowers it
+    write_jsonl(tmp_path / "d.jsonl", [{"instruction": f"Tell me about the number {k}.",
+                                        "output": f"The number {k} comes after {k - 1} and before {k + 1}."}
+                                       for k in range(10)])
+    step = [{"use": "score.predictive_strength",
+             "with": {"probes_file": str(tmp_path / "probes.yaml"), "sample": 4}}]
+    run = run_recipe(tmp_path / "r", [{"path": str(tmp_path / "d.jsonl")}], step)
+    final = run.final()
+    assert final["score_predictive"].is_not_null().sum() == 4 and final["score_bpc_tokens_400"].is_not_null().sum() == 4
+    stats = next(s for s in run.manifest["stages"] if s["step"] == "score.predictive_strength")["stats"]
+    assert stats["unscored"] == {"not in the sample": 6} and stats["probes"]["base"] == family[0]["score"]
+    bpc = final.drop_nulls("score_predictive").select([f"score_bpc_{p['name']}" for p in family]).to_numpy()
+    losses = np.array([p["score"] for p in family])
+    assert np.allclose(final.drop_nulls("score_predictive")["score_predictive"].to_numpy(),
+                       predictive_strength(bpc, -losses))     # the lower loss is the better probe
+    again = run_recipe(tmp_path / "r2", [{"path": str(tmp_path / "d.jsonl")}], step).final()
+    assert again["score_predictive"].is_not_null().to_list() == final["score_predictive"].is_not_null().to_list()
+
+
+def test_a_probes_file_with_too_few_probes_is_an_error_naming_the_file(tmp_path):
+    from curate.errors import ConfigError
+    write_jsonl(tmp_path / "d.jsonl", [{"instruction": "Tell me a long story about cats.", "output": "Once upon a time."}])
+    (tmp_path / "probes.yaml").write_text("probes:\n  - {model: a, score: 0.1}\n  - {model: b, score: 0.2}\n")
+    with pytest.raises(ConfigError, match=r"probes.yaml: 2 probe models given: at least 5"):
+        run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}],
+                   [{"use": "score.predictive_strength", "with": {"probes_file": str(tmp_path / "probes.yaml")}}])

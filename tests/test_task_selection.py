@@ -197,3 +197,20 @@ def test_select_tasks_keeps_the_closest_sources_and_ledgers_the_rest(tmp_path):
     assert "task 'arithmetic' ranked 2 of 2 (combined)" in rejected["detail"][0]
     stats = next(s for s in result.manifest["stages"] if s["step"] == "select.tasks")["stats"]
     assert stats["kept_tasks"] == ["spanish"] and [r["candidate"] for r in stats["ranking"]] == ["spanish", "arithmetic"]
+
+
+def test_a_transfer_matrix_can_compare_a_continuous_column_and_names_the_ones_it_has(tmp_path):
+    """`metric: margin` reads the scorer's log-probability lead (higher is better even where the
+    suite's `score` is a loss); a column the results lack is an error listing those they have."""
+    import json
+    from curate.errors import ConfigError
+    from curate.evals.transfer import _scores
+    pl.DataFrame({"id": ["b", "a"], "score": [2.0, 1.0], "margin": [0.5, -0.25], "prediction": ["x", "y"]}) \
+        .write_parquet(tmp_path / "predictions.parquet")
+    (tmp_path / "summary.json").write_text(json.dumps({"lower_is_better": True}))
+    values, ids, lower = _scores(tmp_path)
+    assert values.tolist() == [1.0, 2.0] and lower is True
+    values, ids, lower = _scores(tmp_path, "margin")
+    assert values.tolist() == [-0.25, 0.5] and ids == ["a", "b"] and lower is False
+    with pytest.raises(ConfigError, match=r"metric 'acc' is not a per-item column.*\['score', 'margin'\]"):
+        _scores(tmp_path, "acc")

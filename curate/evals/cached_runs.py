@@ -30,11 +30,13 @@ def trained(cfg, data_id: list, model_id: list, progress: bool, notes=None, labe
     return folder, key
 
 
-def evaluated(measure, identity: list, trained_key: str, trained_folder: Path, model: str, limit, batch_size: int,
-              progress: bool) -> tuple[Path, str]:
-    """(result folder, key) of an adapter on `measure` (first `limit` items per group)."""
+def evaluated(measure, identity: list, trained_key: str, trained_folder: Path | None, model: str, limit,
+              batch_size: int, progress: bool, adapter_name: str = "adapter") -> tuple[Path, str]:
+    """(result folder, key) of the adapter `trained_folder/adapter_name` (or, with no folder, the
+    model itself) on `measure` (first `limit` items per group)."""
     key = eval_key(trained_key, identity, limit, batch_size)
     scored = store() / "eval" / key
     if not (measure.folder(scored) / "summary.json").is_file():
-        measure.run(model, str(trained_folder / "adapter"), scored, limit, batch_size, progress)
+        adapter = str(trained_folder / adapter_name) if trained_folder is not None else None
+        measure.run(model, adapter, scored, limit, batch_size, progress)
     return measure.folder(scored), key

@@ -62,6 +62,9 @@ class TransferSpec(BaseModel):
     batch_size: int = Field(4, ge=1)
     lr: float = Field(1e-3, gt=0)
     eval_batch_size: int = Field(16, ge=1)
+    metric: str = Field("score", description="the per-item column compared: `score`, or a continuous one the "
+                                             "scorer writes (`margin`: the correct option's log-probability "
+                                             "lead, which sees effects accuracy rounds away)")
     sources: list[Source] = Field(min_length=1)
     targets: list[Target] = Field(min_length=1)
 
@@ -105,10 +108,16 @@ def _train_config(spec: TransferSpec, data: str, tokens: int, seed: int, init: P
                        init_adapter=str(init / "adapter") if init else None)
 
 
-def _scores(folder: Path) -> tuple[np.ndarray, list, bool]:
+def _scores(folder: Path, metric: str = "score") -> tuple[np.ndarray, list, bool]:
+    """Per-item values of `metric`, by item id, and whether lower is better (only `score` of a
+    loss scorer is: the continuous columns are all higher-better)."""
     frame = pl.read_parquet(folder / "predictions.parquet").sort("id")
-    lower = bool(json.loads((folder / "summary.json").read_text()).get("lower_is_better"))
-    return frame["score"].to_numpy().astype(np.float64), frame["id"].to_list(), lower
+    if metric not in frame.columns or not frame.schema[metric].is_numeric():
+        numeric = [c for c, t in frame.schema.items() if t.is_numeric()]
+        raise ConfigError(f"transfer spec: metric {metric!r} is not a per-item column of {folder.name}'s results; "
+                          f"its numeric columns are {numeric}")
+    lower = metric == "score" and bool(json.loads((folder / "summary.json").read_text()).get("lower_is_better"))
+    return frame[metric].to_numpy().astype(np.float64), frame["id"].to_list(), lower
 
 
 def _squeezed(record: dict) -> str:
@@ -172,8 +181,8 @@ def transfer_matrix(spec: TransferSpec, out: str | Path, progress: bool = True) 
                                           data_ids[f"target:{target.name}"], model_id, False, notes,
                                           f"transfer: {source.name} -> {target.name}, seed {seed}")
                     result = score(target, folder, key)
-                    s, ids, lower = _scores(result)
-                    b, ids_b, _ = _scores(alone[(target.name, seed)])
+                    s, ids, lower = _scores(result, spec.metric)
+                    b, ids_b, _ = _scores(alone[(target.name, seed)], spec.metric)
                     if ids != ids_b:
                         raise ConfigError(f"transfer: {target.name} was scored on different items for two adapters")
                     cells.append({"source": source.name, "target": target.name, "seed": seed,
@@ -184,8 +193,8 @@ def transfer_matrix(spec: TransferSpec, out: str | Path, progress: bool = True) 
     for source in spec.sources:
         for target in spec.targets:
             mine = [c for c in cells if c["source"] == source.name and c["target"] == target.name]
-            treat = np.stack([_scores(Path(c["result"]))[0] for c in mine])
-            base = np.stack([_scores(alone[(target.name, c["seed"])])[0] for c in mine])
+            treat = np.stack([_scores(Path(c["result"]), spec.metric)[0] for c in mine])
+            base = np.stack([_scores(alone[(target.name, c["seed"])], spec.metric)[0] for c in mine])
             lower = mine[0]["lower_is_better"]
             diff = bootstrap_diff(-base, -treat) if lower else bootstrap_diff(base, treat)
             per_pair.append({"source": source.name, "target": target.name,

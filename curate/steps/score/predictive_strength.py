@@ -36,7 +36,8 @@ class Probe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: str = Field(description="Hub id, local folder or bundled name")
     adapter: Optional[str] = Field(None, description="a LoRA adapter over `model`")
-    score: float = Field(description="the model's downstream score (higher is better)")
+    score: float = Field(description="the model's downstream score (higher is better, unless the step's "
+                                     "`lower_is_better`)")
     name: Optional[str] = Field(None, description="column suffix (default: from the adapter or model)")
 
     def label(self) -> str:
@@ -82,10 +83,18 @@ class ScorePredictiveStrength(Step):
     (`<cache>/bpc/`), so adding a probe scores only that probe. Never rejects."""
 
     scope = "dataset"
+    files = ("probes_file",)
 
     class Config(StepConfig):
-        probes: list[Probe] = Field(description="models with their downstream scores")
+        probes: Optional[list[Probe]] = Field(None, description="models with their downstream scores")
+        probes_file: Optional[str] = Field(None, description="or a YAML file with `probes:` (as `curate probes` "
+                                                             "writes it: a family built and scored on a suite)")
+        sample: Optional[int] = Field(None, ge=1, description="score only this many records (a seeded sample; "
+                                                              "the rest get null): the probes are slow, and "
+                                                              "`select.preselect` learns from a sample")
         field: str = Field("text", description="text scored: a column, or `text` for all of a record's text")
+        lower_is_better: bool = Field(False, description="the probes' scores are losses (a `probes_file` says "
+                                                         "so itself)")
         method: Literal["pairs", "spearman"] = Field("pairs", description="how loss order is matched to scores")
         min_chars: int = Field(32, ge=1, description="shorter texts get no score")
         max_tokens: int = Field(1024, ge=8, description="tokens of each text read (the start)")
@@ -93,47 +102,83 @@ class ScorePredictiveStrength(Step):
 
         @model_validator(mode="after")
         def _family(self):
-            if len(self.probes) < MIN_PROBES:
-                raise ValueError(f"{len(self.probes)} probe models given: at least {MIN_PROBES} are needed (with 3, "
-                                 "a perfect ranking happens by chance 1 time in 6)")
-            if len({p.score for p in self.probes}) < 2:
-                raise ValueError("every probe has the same score: there is no order to predict")
-            bases = {p.model for p in self.probes if p.adapter}
-            if bases and len({p.model for p in self.probes}) > 1:
-                raise ValueError(f"probes with adapters must share one base model; these have {sorted({p.model for p in self.probes})}")
-            labels = [p.label() for p in self.probes]
-            twice = sorted({n for n in labels if labels.count(n) > 1})
-            if twice:
-                raise ValueError(f"probe names {twice} repeat: give each probe a `name`")
+            if (self.probes is None) == (self.probes_file is None):
+                raise ValueError("give `probes` (a list) or `probes_file`, not both")
+            if self.probes is not None:
+                check_family(self.probes)
             return self
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...progress import Progress
         cfg = self.config
-        frame = conversation_frame(data, [cfg.field])
+        probes, lower = (cfg.probes, cfg.lower_is_better) if cfg.probes is not None else self._probes_from_file()
+        frame = conversation_frame(data, [cfg.field, "origin"])
         texts = frame.select(field_text(cfg.field).fill_null("")).to_series().to_list()
         ids = frame["id"].to_list()
         short = [len(t) < cfg.min_chars for t in texts]
         todo = [k for k, s in enumerate(short) if not s]
-        columns, matrix = {}, np.full((frame.height, len(cfg.probes)), np.nan)
+        skipped = 0
+        if cfg.sample is not None and len(todo) > cfg.sample:
+            chosen = set(_sampled(frame, todo, cfg.sample, self.ctx.seed))
+            skipped, todo = len(todo) - cfg.sample, [k for k in todo if k in chosen]
+        columns, matrix = {}, np.full((frame.height, len(probes)), np.nan)
         bar = Progress()
         with bar:
-            task = bar.task("predictive strength", total=len(cfg.probes))
-            for p, probe in enumerate(cfg.probes):
+            task = bar.task("predictive strength", total=len(probes))
+            for p, probe in enumerate(probes):
                 values = _probe_bpc(probe, [ids[k] for k in todo], [texts[k] for k in todo], cfg)
                 matrix[todo, p] = values
                 columns[f"score_bpc_{probe.label()}"] = pl.Series(f"score_bpc_{probe.label()}",
                                                                   matrix[:, p], dtype=pl.Float64).fill_nan(None)
                 bar.advance(task, 1)
-        scores = np.array([p.score for p in cfg.probes], dtype=np.float64)
+        scores = np.array([p.score for p in probes], dtype=np.float64) * (-1.0 if lower else 1.0)
         strength = predictive_strength(matrix, scores, cfg.method)
         columns["score_predictive"] = pl.Series("score_predictive", strength, dtype=pl.Float64).fill_nan(None)
         tied = sum(1 for i, j in combinations(range(len(scores)), 2) if scores[i] == scores[j])
         valid = strength[~np.isnan(strength)]
-        stats = {"probes": [p.label() for p in cfg.probes], "method": cfg.method, "scored": int(len(valid)),
-                 "unscored": {"shorter than min_chars": sum(short)} if any(short) else {},
+        unscored = {"shorter than min_chars": sum(short), "not in the sample": skipped}
+        stats = {"probes": {p.label(): p.score for p in probes}, "method": cfg.method, "scored": int(len(valid)),
+                 "unscored": {k: v for k, v in unscored.items() if v},
                  "tied_score_pairs": tied, "strength_1": int((valid >= 1.0).sum()) if cfg.method == "pairs" else None}
         return Decisions(keep_all(frame, columns), stats=stats)
+
+    def _probes_from_file(self) -> tuple[list[Probe], bool]:
+        """The family and whether its scores are losses (the file's `lower_is_better`, else the
+        step's)."""
+        import yaml
+        from ...errors import ConfigError
+        from ..base import resolve_step_file
+        path = resolve_step_file(self.config.probes_file, self.ctx.base_dir, f"{self.name}.probes_file")[0]
+        try:
+            content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            probes = [Probe.model_validate(p) for p in content.get("probes") or []]
+            check_family(probes)
+        except (yaml.YAMLError, AttributeError, ValueError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        return probes, bool(content.get("lower_is_better", self.config.lower_is_better))
+
+
+def check_family(probes: list[Probe]) -> None:
+    """Enough probes with an order to predict, one base under adapters, distinct column names."""
+    if len(probes) < MIN_PROBES:
+        raise ValueError(f"{len(probes)} probe models given: at least {MIN_PROBES} are needed (with 3, "
+                         "a perfect ranking happens by chance 1 time in 6)")
+    if len({p.score for p in probes}) < 2:
+        raise ValueError("every probe has the same score: there is no order to predict")
+    if any(p.adapter for p in probes) and len({p.model for p in probes}) > 1:
+        raise ValueError(f"probes with adapters must share one base model; these have {sorted({p.model for p in probes})}")
+    labels = [p.label() for p in probes]
+    twice = sorted({n for n in labels if labels.count(n) > 1})
+    if twice:
+        raise ValueError(f"probe names {twice} repeat: give each probe a `name`")
+
+
+def _sampled(frame: pl.DataFrame, rows: list[int], n: int, seed: int) -> list[int]:
+    """`n` of `rows`, a seeded sample by hash rank of the record's id (the same records whatever
+    the row order)."""
+    from ..common.hash_rank import ranks
+    ranked = ranks(frame[rows].select("id", "origin"), seed)["_rank"].to_numpy()
+    return [rows[k] for k in np.argsort(ranked, kind="stable")[:n]]
 
 
 def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg) -> np.ndarray:
