@@ -8,7 +8,17 @@
 Heavy libraries (torch, transformers, faiss, ray) are never imported here.
 """
 
+from .models.trainer_hook import register_trainer as _register_trainer
 from .version import __version__
+
+
+def _train_for_steps(**settings):
+    """What a step that trains calls (`models.trainer_hook`): the trainer, imported when used."""
+    from .train.warmup import warmup_adapter
+    return warmup_adapter(**settings)
+
+
+_register_trainer(_train_for_steps)
 
 
 def __getattr__(name):

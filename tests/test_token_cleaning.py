@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -85,7 +87,7 @@ def test_reference_mode_needs_one_reference(tmp_path):
     from curate.recipe import Recipe
     (tmp_path / "r.yaml").write_text("name: t\ninputs: [{path: d.jsonl}]\nsteps:\n  - use: score.token_quality\n"
                                      "    with: {keep: 0.5}\n")
-    with pytest.raises(ConfigError, match=r"r.yaml:5.*exactly one of `reference` and `reference_adapter`"):
+    with pytest.raises(ConfigError, match=r"r.yaml:5.*exactly one of `reference`, `reference_adapter` and `warmup`"):
         Recipe.load(tmp_path / "r.yaml")
 
 
@@ -101,3 +103,91 @@ def test_ifd_is_low_when_the_instruction_determines_the_response(tmp_path):
     assert ifd[2] is None and ifd[0] < ifd[1]
     stats = next(s for s in result.manifest["stages"] if s["step"] == "score.ifd")["stats"]
     assert stats["scored"] == 2 and stats["unscored"] == {"empty response": 1}
+
+
+def test_a_mask_made_for_other_tokens_is_an_error_naming_the_record(models, tmp_path):
+    from curate.errors import ConfigError
+    from curate.train.config import TrainConfig
+    from curate.train.loop import Trainer
+    base, _ = models
+    write_jsonl(tmp_path / "d.jsonl", [{"instruction": "Say hi.", "output": "Hi there, friend."}])
+    run = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}])
+    frame = pl.read_parquet(run.dir / "final.parquet")
+    frame.with_columns(pl.Series("loss_mask", [[1, 0]], dtype=pl.List(pl.Int8))).write_parquet(run.dir / "final.parquet")
+    cfg = TrainConfig(data=str(run.dir), model=base, out=str(tmp_path / "t"), max_len=64)
+    record = frame["id"][0]
+    with pytest.raises(ConfigError, match=rf"record {record}: loss_mask has 2 entries, the response has \d+ tokens"):
+        Trainer(cfg, progress=False).run()
+
+
+def test_a_record_left_with_no_kept_token_goes_to_the_ledger_or_trains_whole(models, tmp_path):
+    """Global scope at a low share leaves some records with nothing: `empty: drop` ledgers them
+    (rows in = kept + rejected), `keep_whole` trains them without a mask."""
+    base, ref = models
+    write_jsonl(tmp_path / "d.jsonl", _records())
+    inputs = [{"path": str(tmp_path / "d.jsonl")}]
+    step = {"use": "score.token_quality", "with": {"model": base, "reference": ref, "keep": 0.05}}
+    dropped = run_recipe(tmp_path / "a", inputs, [step])
+    gone = _stats(dropped)["no_tokens_kept"]["records"]
+    assert gone > 0
+    rejected = pl.read_parquet(dropped.dir / "rejected.parquet")
+    assert rejected.height == gone and set(rejected["reason"]) == {"no_tokens_kept"}
+    assert dropped.final().height + gone == 9
+    whole = run_recipe(tmp_path / "b", inputs, [{**step, "with": {**step["with"], "empty": "keep_whole"}}]).final()
+    assert whole.height == 9 and whole["loss_mask"].null_count() == gone + 1        # + the empty response
+
+
+def test_a_reference_with_another_tokenizer_is_refused(models, tmp_path):
+    from transformers import AutoTokenizer
+    from curate.errors import ConfigError
+    base, ref = models
+    other = tmp_path / "other"
+    import shutil
+    shutil.copytree(ref, other)
+    tok = AutoTokenizer.from_pretrained(other)
+    tok.add_tokens(["<extra_token_for_the_test>"])
+    tok.save_pretrained(other)
+    write_jsonl(tmp_path / "d.jsonl", _records(2))
+    with pytest.raises(ConfigError, match="has another tokenizer than"):
+        run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}],
+                   [{"use": "score.token_quality", "with": {"model": base, "reference": str(other)}}])
+
+
+def test_a_warm_up_reference_is_trained_in_the_step_and_cached(models, tmp_path, monkeypatch):
+    import curate.train.loop as loop
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    base, _ = models
+    write_jsonl(tmp_path / "d.jsonl", _records())
+    write_jsonl(tmp_path / "good.jsonl", [{"instruction": f"Describe item {k}.", "output": f"Item {k} is blue."}
+                                          for k in range(6)])
+    runs = []
+    real = loop.Trainer.run
+    monkeypatch.setattr(loop.Trainer, "run", lambda self: runs.append(self.cfg.data) or real(self))
+    step = [{"use": "score.token_quality", "with": {"model": base, "warmup": {"data": str(tmp_path / "good.jsonl"),
+                                                                            "lr": 0.01, "max_len": 64}}}]
+    first = run_recipe(tmp_path / "a", [{"path": str(tmp_path / "d.jsonl")}], step)
+    assert runs == [str(tmp_path / "good.jsonl")] and first.final()["loss_mask"].drop_nulls().len() == 8
+    adapter = _stats(first)["warmup_adapter"]
+    assert (tmp_path / "cache") in Path(adapter).parents
+    again = run_recipe(tmp_path / "b", [{"path": str(tmp_path / "d.jsonl")}], step)
+    assert len(runs) == 1 and again.final()["loss_mask"].to_list() == first.final()["loss_mask"].to_list()
+
+
+def test_self_evolving_rounds_train_each_part_in_turn_from_the_last(models, tmp_path, monkeypatch):
+    """rounds: 3 — part 0 keeps every token and trains round 1; part 1 is scored against round 1's
+    model and continues it; part 2 is scored against round 2's."""
+    import curate.train.loop as loop
+    monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache"))
+    base, _ = models
+    write_jsonl(tmp_path / "d.jsonl", _records(9)[:9])
+    runs = []
+    real = loop.Trainer.run
+    monkeypatch.setattr(loop.Trainer, "run", lambda self: runs.append(self.cfg.init_adapter) or real(self))
+    step = [{"use": "score.token_quality", "with": {"model": base, "rounds": 3, "keep": 0.5, "round_lr": 0.01}}]
+    result = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}], step)
+    stats = _stats(result)
+    assert stats["round_records"] == [3, 3, 3] and len(stats["round_adapters"]) == 2
+    assert runs[0] is None and runs[1] == stats["round_adapters"][0]          # round 2 continues round 1
+    final = result.final().sort("_order") if "_order" in result.final().columns else result.final()
+    shares = final["score_token_kept"].to_list()
+    assert shares[:3] == [1.0, 1.0, 1.0] and all(s is not None and s < 1.0 for s in shares[3:])

@@ -26,6 +26,11 @@ class EncodeError(ValueError):
     """A record that cannot become a training example (the reason goes to the report)."""
 
 
+class MaskMismatch(EncodeError):
+    """A `loss_mask` that does not fit its response under this tokenizer: made for other tokens
+    (another model's tokenizer, an edited response), so every record would be skipped; an error."""
+
+
 def encode(tokenizer, record: dict, max_len: int, over_length: str = "truncate") -> Example:
     """Token ids of the whole conversation and labels on assistant tokens.
 
@@ -53,7 +58,7 @@ def encode(tokenizer, record: dict, max_len: int, over_length: str = "truncate")
         start, end = spans[-1]
         answer = tokenizer(record["response"], add_special_tokens=False)["input_ids"]
         if len(mask) != len(answer):
-            raise EncodeError(f"loss_mask has {len(mask)} entries, the response has {len(answer)} tokens")
+            raise MaskMismatch(f"loss_mask has {len(mask)} entries, the response has {len(answer)} tokens")
         if ids[start:start + len(answer)] != answer:
             raise EncodeError("the response does not tokenize the same inside the chat template")
         for k, keep in enumerate(mask):

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..engines.parquet_out import tmp_name
 from ..errors import ConfigError
 from .config import LLAMA_MODULES, TrainConfig
-from .examples import EncodeError, encode
+from .examples import EncodeError, MaskMismatch, encode
 from .packing import PackedRow, collate, pack
 from .supervised_loss import LossPath
 
@@ -54,6 +54,10 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
     for rec in records:
         try:
             ex = encode(tokenizer, rec, cfg.max_len, cfg.over_length)
+        except MaskMismatch as exc:
+            raise ConfigError(f"{cfg.data}: record {rec.get('id')}: {exc} under {cfg.model}'s tokenizer; a mask is "
+                              "one entry per response token of the model being trained (score.token_quality with "
+                              "`model:` that model)") from None
         except EncodeError as exc:
             skipped[str(exc).split(":")[0] if "tokens >" not in str(exc) else "longer than max_len"] += 1
             continue

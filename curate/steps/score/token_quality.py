@@ -18,10 +18,20 @@ from pydantic import Field, model_validator
 
 from ...errors import ConfigError
 from ...models.bundled import SMOLLM2
+from ...models.trainer_hook import train_adapter
 from ...records import to_messages
 from ..base import Step, StepConfig, register
 from ..common.conversations import conversation_frame
-from ..decisions import Decisions, keep_all
+from ..decisions import Decisions, keep_all, verdicts
+
+
+class Warmup(StepConfig):
+    """A reference built in the step: `model` LoRA-trained on high-quality `data` (cached)."""
+    data: str = Field(description="the high-quality DATA the reference warms up on (file, glob or run folder)")
+    max_tokens: Optional[int] = Field(None, ge=1, description="token budget (default: `epochs` of the data)")
+    epochs: float = Field(1.0, gt=0)
+    lr: float = Field(2e-4, gt=0)
+    max_len: int = Field(1024, ge=16)
 
 
 @register("score.token_quality")
@@ -35,14 +45,29 @@ class ScoreTokenQuality(Step):
     random mask at the same share instead (the paper's control; no model is loaded). Writes
     `loss_mask` (one 0/1 per response token) and `score_token_kept` (the share kept). A record
     whose response tokenizes differently inside the template, or that has none, gets no mask
-    (null: all of it trains), counted in the stats. Never rejects."""
+    (null: all of it trains), counted in the stats.
+
+    `warmup: {data: ...}` builds the reference in the step: the base LoRA-trained on that data
+    (cached by fingerprint). `rounds: N` is the self-evolving variant: the records, in input order,
+    split into N parts; the model trained on part 0 with every token is the reference for part 1,
+    the reference continued on cleaned part 1 is the reference for part 2, and so on (part 0
+    keeps every token). A record left with no kept token goes to the ledger as `no_tokens_kept`
+    (`empty: drop`, the default) or trains whole (`empty: keep_whole`)."""
 
     scope = "dataset"
+    version = "2"   # 2: a record left with no kept token goes to the ledger (was: an all-zero mask)
 
     class Config(StepConfig):
         model: str = Field(SMOLLM2, description="the base model: the one `curate train` will fine-tune")
         reference: Optional[str] = Field(None, description="the reference model (folder or Hub id)")
         reference_adapter: Optional[str] = Field(None, description="a LoRA adapter over `model` as the reference")
+        warmup: Optional[Warmup] = Field(None, description="or build the reference: a warm-up training of `model`")
+        rounds: int = Field(1, ge=1, description="self-evolving: parts trained in turn, each the next one's "
+                                                 "reference (no other reference needed)")
+        round_epochs: float = Field(1.0, gt=0, description="self-evolving: epochs of training on each part")
+        round_lr: float = Field(2e-4, gt=0, description="self-evolving: learning rate of each round")
+        empty: Literal["drop", "keep_whole"] = Field("drop", description="a record with no kept token: to the "
+                                                                         "ledger, or trained whole")
         mode: Literal["reference", "random"] = Field("reference", description="scored masks, or random ones")
         keep: float = Field(0.6, gt=0, le=1, description="share of response tokens that keep their loss")
         scope: Literal["global", "per_record"] = Field("global", description="where the share is taken")
@@ -51,8 +76,13 @@ class ScoreTokenQuality(Step):
 
         @model_validator(mode="after")
         def _one_reference(self):
-            if self.mode == "reference" and bool(self.reference) == bool(self.reference_adapter):
-                raise ValueError("mode: reference needs exactly one of `reference` and `reference_adapter`")
+            given = [k for k in ("reference", "reference_adapter", "warmup") if getattr(self, k)]
+            if self.mode == "reference" and self.rounds == 1 and len(given) != 1:
+                raise ValueError("mode: reference needs exactly one of `reference`, `reference_adapter` and "
+                                 f"`warmup` (or `rounds` > 1){f'; given: {given}' if given else ''}")
+            if self.rounds > 1 and (given or self.mode == "random"):
+                raise ValueError("`rounds` > 1 builds its own references: give no `reference`, `reference_adapter` "
+                                 "or `warmup`, and mode: reference")
             return self
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
@@ -61,23 +91,71 @@ class ScoreTokenQuality(Step):
         frame = conversation_frame(data)
         tokenizer = load_tokenizer(cfg.model)
         items, unscored = _response_tokens(tokenizer, frame.to_dicts())
+        extra: dict = {}
         if cfg.mode == "random":
             rng = np.random.default_rng(self.ctx.seed)
             scores, cut = {k: rng.random(len(answer)) for k, (_, answer) in items.items()}, 0
+            masks = _select(scores, cfg.keep, cfg.scope)
+        elif cfg.rounds > 1:
+            masks, cut, extra = self._self_evolving(tokenizer, frame, items)
         else:
-            scores, cut = self._scores(tokenizer, items)
-        masks = _select(scores, cfg.keep, cfg.scope)
+            reference = cfg.reference, cfg.reference_adapter
+            if cfg.warmup:
+                w = cfg.warmup
+                adapter = train_adapter(_step_path(w.data, self.ctx.base_dir), cfg.model, max_tokens=w.max_tokens,
+                                        epochs=w.epochs, lr=w.lr, seed=self.ctx.seed, max_len=w.max_len,
+                                        label="score.token_quality: warm-up reference")
+                reference, extra = (None, str(adapter)), {"warmup_adapter": str(adapter)}
+            scores, cut = self._scores(tokenizer, items, *reference)
+            masks = _select(scores, cfg.keep, cfg.scope)
+        stats = {"mode": cfg.mode, "scope": cfg.scope, "records_masked": len(masks),
+                 "response_tokens": sum(len(m) for m in masks.values()),
+                 "tokens_kept": int(sum(int(m.sum()) for m in masks.values())),
+                 "unscored": unscored, "prompts_cut_to_window": cut,
+                 **extra}
+        empty = [k for k, m in masks.items() if not m.any()]
+        stats["no_tokens_kept"] = {"records": len(empty), "action": cfg.empty}
+        drop = np.zeros(frame.height, dtype=bool)
+        drop[empty] = cfg.empty == "drop"
+        masks = {k: m for k, m in masks.items() if m.any()}     # the rest trains whole (null mask) or is dropped
         mask_column = [masks[k].astype(int).tolist() if k in masks else None for k in range(frame.height)]
         kept = [float(masks[k].mean()) if k in masks else None for k in range(frame.height)]
-        total = sum(len(m) for m in masks.values())
-        stats = {"mode": cfg.mode, "scope": cfg.scope, "records_masked": len(masks), "response_tokens": total,
-                 "tokens_kept": int(sum(int(m.sum()) for m in masks.values())), "unscored": unscored,
-                 "prompts_cut_to_window": cut}
         columns = {"loss_mask": pl.Series("loss_mask", mask_column, dtype=pl.List(pl.Int8)),
                    "score_token_kept": pl.Series("score_token_kept", kept, dtype=pl.Float64)}
-        return Decisions(keep_all(frame, columns), stats=stats)
+        if not drop.any():
+            return Decisions(keep_all(frame, columns), stats=stats)
+        details = ["every response token scored below the kept share" if d else None for d in drop]
+        return Decisions(verdicts(frame, drop, "no_tokens_kept", details, columns), stats=stats)
 
-    def _scores(self, tokenizer, items: dict[int, tuple[list[int], list[int]]]) -> tuple[dict[int, np.ndarray], int]:
+    def _self_evolving(self, tokenizer, frame: pl.DataFrame, items: dict) -> tuple[dict, int, dict]:
+        """Part 0 trains with every token; each later part is scored with the base against the
+        model of the round before, cleaned, and continues that model's training."""
+        from pathlib import Path
+        cfg = self.config
+        parts = np.array_split(np.arange(frame.height), cfg.rounds)
+        folder = Path(self.ctx.cache_dir or ".") / "token_quality"
+        masks: dict[int, np.ndarray] = {k: np.ones(len(items[k][1]), dtype=bool) for k in parts[0] if k in items}
+        adapter, cut, adapters = None, 0, []
+        for r, part in enumerate(parts):
+            if r:
+                mine = {k: items[k] for k in part if k in items}
+                scores, c = self._scores(tokenizer, mine, None, str(adapter))
+                cut += c
+                masks.update(_select(scores, cfg.keep, cfg.scope))
+            if r == len(parts) - 1:
+                break
+            data = _part_folder(folder / f"round-{r}", frame[part], {k - int(part[0]): masks[k]
+                                                                     for k in part if k in masks})
+            adapter = train_adapter(str(data), cfg.model, max_tokens=None, epochs=cfg.round_epochs,
+                                    lr=cfg.round_lr, seed=self.ctx.seed, max_len=1024,
+                                    init_adapter=str(adapter) if adapter else None,
+                                    label=f"score.token_quality: round {r + 1} of {cfg.rounds}")
+            adapters.append(str(adapter))
+        return masks, cut, {"rounds": cfg.rounds, "round_adapters": adapters,
+                            "round_records": [int(len(p)) for p in parts]}
+
+    def _scores(self, tokenizer, items: dict[int, tuple[list[int], list[int]]], reference: Optional[str],
+                reference_adapter: Optional[str]) -> tuple[dict[int, np.ndarray], int]:
         """loss_base - loss_ref per response token (= logp_ref - logp_base), the first token 0."""
         from ...models.greedy import fit_window
         from ...models.lm import auto_device, load_for_eval, load_model
@@ -93,19 +171,47 @@ class ScoreTokenQuality(Step):
         base = load_model(cfg.model, device).eval()
         base_lp = continuation_logprobs(base, pad, pairs)
         del base
-        if cfg.reference_adapter:
-            reference, _ = load_for_eval(cfg.model, cfg.reference_adapter, device)
+        if reference_adapter:
+            ref_model, _ = load_for_eval(cfg.model, reference_adapter, device)
         else:
-            reference = load_model(cfg.reference, device).eval()
-        if reference.get_input_embeddings().num_embeddings < len(tokenizer):
+            same_tokenizer(tokenizer, reference, cfg.model)
+            ref_model = load_model(reference, device).eval()
+        if ref_model.get_input_embeddings().num_embeddings < len(tokenizer):
             raise ConfigError(f"score.token_quality: the reference's vocabulary is smaller than {cfg.model}'s")
-        ref_lp = continuation_logprobs(reference, pad, pairs)
+        ref_lp = continuation_logprobs(ref_model, pad, pairs)
         out = {}
         for k, b, r in zip(keys, base_lp, ref_lp):
             score = (r - b).astype(np.float64)
             score[0] = 0.0
             out[k] = score
         return out, cut
+
+
+def same_tokenizer(tokenizer, reference: str, model: str) -> None:
+    """A reference that splits text differently scores other tokens than the mask is for: refused."""
+    from ...models.lm import load_tokenizer
+    other = load_tokenizer(reference)
+    if other.get_vocab() != tokenizer.get_vocab():
+        raise ConfigError(f"score.token_quality: the reference {reference} has another tokenizer than {model}; "
+                          "per-token scores need the same tokens (use a reference from the same family, or "
+                          "`reference_adapter` / `warmup`)")
+
+
+def _step_path(value: str, base_dir: Optional[str]) -> str:
+    """A DATA path in a step config: as given when it exists, else beside the recipe."""
+    from pathlib import Path
+    if Path(value).exists() or not base_dir or not (Path(base_dir) / value).exists():
+        return value
+    return str(Path(base_dir) / value)
+
+
+def _part_folder(folder, part: pl.DataFrame, masks: dict[int, np.ndarray]):
+    """One round's records with their masks, as a folder `curate train` reads (`final.parquet`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    column = [masks[k].astype(int).tolist() if k in masks else None for k in range(part.height)]
+    part.drop("_order").with_columns(pl.Series("loss_mask", column, dtype=pl.List(pl.Int8))) \
+        .write_parquet(folder / "final.parquet")
+    return folder
 
 
 def _response_tokens(tokenizer, records: list[dict]) -> tuple[dict[int, tuple[list[int], list[int]]], dict]:
