@@ -101,6 +101,8 @@ def test_ifd_is_low_when_the_instruction_determines_the_response(tmp_path):
     result = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}], [{"use": "score.ifd"}])
     ifd = result.final()["score_ifd"].to_list()
     assert ifd[2] is None and ifd[0] < ifd[1]
+    loss = result.final()["score_response_loss"].to_list()            # the perplexity filter's score
+    assert loss[2] is None and loss[0] < loss[1]                      # the answer is likelier after its question
     stats = next(s for s in result.manifest["stages"] if s["step"] == "score.ifd")["stats"]
     assert stats["scored"] == 2 and stats["unscored"] == {"empty response": 1}
 
@@ -191,3 +193,20 @@ def test_self_evolving_rounds_train_each_part_in_turn_from_the_last(models, tmp_
     final = result.final().sort("_order") if "_order" in result.final().columns else result.final()
     shares = final["score_token_kept"].to_list()
     assert shares[:3] == [1.0, 1.0, 1.0] and all(s is not None and s < 1.0 for s in shares[3:])
+
+
+def test_the_kept_token_table_and_highlighted_sample_show_what_the_mask_dropped(models, tmp_path):
+    from curate.explore.token_masks import format_table, highlighted, kept_tokens
+    from curate.models.lm import load_tokenizer
+    base, ref = models
+    write_jsonl(tmp_path / "d.jsonl", _records())
+    run = run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}],
+                     [{"use": "score.token_quality", "with": {"model": base, "reference": ref}}])
+    table = kept_tokens(run.dir, base, min_count=5, top=3)
+    assert table["kept_share"].is_between(0, 1).all() and (table["count"] >= 5).all()
+    assert table["kept_share"].to_list() == sorted(table["kept_share"].to_list(), reverse=True)
+    assert "kept" in format_table(table).splitlines()[0]
+    tok = load_tokenizer(base)
+    record = run.final().drop_nulls("loss_mask").row(0, named=True)
+    page = highlighted(record["response"], record["loss_mask"], tok)
+    assert page.count("<s ") == record["loss_mask"].count(0)

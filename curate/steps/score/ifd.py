@@ -28,9 +28,12 @@ class ScoreIFD(Step):
     (system, history, instruction, context, through the chat template) divided by their mean loss
     after an empty user turn. A record without a response gets null (counted). Small models work
     (Superfiltering: GPT-2 scores agree with large ones); default the bundled SmolLM2. Never
-    rejects: select with `select.top` or `filter.where` (e.g. `score_ifd < 1`)."""
+    rejects: select with `select.top` or `filter.where` (e.g. `score_ifd < 1`). Also writes
+    `score_response_loss`, the response's mean loss given the conversation (nats per token): the
+    usual perplexity filter is `select.top` on it with `ascending: true`."""
 
     scope = "dataset"
+    version = "2"   # 2: score_response_loss beside score_ifd
 
     class Config(StepConfig):
         model: str = Field(SMOLLM2, description="the scoring causal LM")
@@ -57,6 +60,7 @@ class ScoreIFD(Step):
             prompts.append(chat_ids(tokenizer, to_messages(record)[:-1], generation_prompt=True))
             answers.append(answer)
         scores: list = [None] * frame.height
+        losses: list = [None] * frame.height
         cut = 0
         if keep:
             model = load_model(cfg.model, auto_device(cfg.device)).eval()
@@ -66,7 +70,10 @@ class ScoreIFD(Step):
             alone = continuation_logprobs(model, pad, [(empty_turn, a) for a in answers])
             for k, g, a in zip(keep, given, alone):
                 scores[k] = float(np.mean(-g) / max(np.mean(-a), 1e-9))
+                losses[k] = float(np.mean(-g))
         values = [s for s in scores if s is not None]
         stats = {"scored": len(values), "unscored": unscored, "prompts_cut_to_window": cut,
                  "above_1": sum(v > 1 for v in values), "median": round(float(np.median(values)), 4) if values else None}
-        return Decisions(keep_all(frame, {"score_ifd": pl.Series("score_ifd", scores, dtype=pl.Float64)}), stats=stats)
+        columns = {"score_ifd": pl.Series("score_ifd", scores, dtype=pl.Float64),
+                   "score_response_loss": pl.Series("score_response_loss", losses, dtype=pl.Float64)}
+        return Decisions(keep_all(frame, columns), stats=stats)
