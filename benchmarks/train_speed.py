@@ -1,16 +1,20 @@
-"""Benchmark: curate's trainer vs a plain Hugging Face `Trainer` + PEFT with the default padding
-collator, same model, examples, LoRA config, sequence cap and batch size, one run; plus batched
-eval generation vs one-prompt-at-a-time `generate`.
+"""Benchmark: `curate train` at its defaults against the LoRA script a new user writes with Hugging
+Face `Trainer` + PEFT (benchmarks/hf_trainer_baseline.py: padding collator, the same LoRA targets,
+rank and learning rate, one epoch), each run as the whole command a user types (model load
+included), on three data shapes from ../shared/data:
 
-Training data: real instruction records of varied lengths (the Alpaca demo and LIMA from
-../shared/data), encoded once by curate (chat template, loss on response tokens) and given to both
-trainers, so both see exactly the same tokens. Baseline: `transformers.Trainer`, batches of
-`--batch` examples padded by `DataCollatorForSeq2Seq`. curate: the same examples packed into rows
-of `--max-len` tokens, `--batch` rows per step. Reported: useful (non-pad) tokens per second, and
-the share of this CPU's peak that represents (LoRA training costs about 4 × parameters FLOPs per
-token: forward, and backward through the frozen weights without their gradients).
+    short   Self-Instruct seed and user-oriented tasks: short, uniform records
+    mix     the Alpaca demo + LIMA, sampled: short and long together
+    long    LIMA's longest records: every example fills a 1024-token row
 
-    python benchmarks/train_speed.py [--examples 64] [--max-len 512] [--batch 8]
+Reported per shape: wall seconds, trained tokens (prompt + response, no pad) per second, the
+ratio, and the share of this CPU's fp32 matmul peak, measured here with a GEMM (LoRA training
+costs about 4 x parameters FLOPs per token: forward, and backward through the frozen weights
+without their gradients). Then peak memory of `curate train` at max_len 1024 and 2048 with the
+loss at supervised positions only and with full logits (`loss_at: full_logits`, the old path).
+Also batched eval generation against one-prompt-at-a-time `generate` (`--only generation`).
+
+    python benchmarks/train_speed.py [--shapes short,mix,long] [--tokens 20000]
 """
 
 from __future__ import annotations
@@ -27,106 +31,138 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CURATE_DATA", str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 SHARED = ROOT.parent / "shared" / "data"
 WORK = ROOT / "benchmarks" / "work" / "train_speed"
+PYTHON = sys.executable
 
 
-def cpu_peak_gflops() -> float:
-    """fp32 peak of this machine: cores x GHz x 32 FLOPs per cycle (AMD Zen 4: two 256-bit FMA pipes,
-    8 floats x 2 FLOPs each; AVX-512 instructions are split over them)."""
-    import os
-    ghz = 2.0
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("cpu MHz"):
-                ghz = float(line.split(":")[1]) / 1000
-                break
-    except OSError:
-        pass
-    return os.cpu_count() * ghz * 32
+def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """fp32 matmul throughput of this machine at torch's thread count: the best of `repeats`
+    n x n x n products (measured, not assumed from a CPU model)."""
+    import torch
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
 
 
-def records(n: int) -> list[dict]:
-    from curate.io.load import load_records
+def shape_records(shape: str, tokens: int, tokenizer) -> list[dict]:
+    """About `tokens` tokens of records of one shape, as alpaca rows (instruction, input, output)."""
     import polars as pl
-    frame = pl.concat([load_records(str(SHARED / "llamafactory_demo" / "alpaca_en_demo.json")),
-                       load_records(str(SHARED / "lima" / "lima.json"))], how="diagonal_relaxed")
-    return frame.sample(n=n, seed=0).to_dicts()
+    from curate.io.load import load_records
+    if shape == "short":
+        frame = pl.concat([load_records(str(SHARED / "self_instruct" / f)) for f in
+                           ("seed_tasks.jsonl", "user_oriented_instructions.jsonl")], how="diagonal_relaxed")
+    elif shape == "mix":
+        frame = pl.concat([load_records(str(SHARED / "llamafactory_demo" / "alpaca_en_demo.json")),
+                           load_records(str(SHARED / "lima" / "lima.json"))], how="diagonal_relaxed").sample(
+            fraction=1.0, shuffle=True, seed=0)
+    else:
+        frame = load_records(str(SHARED / "lima" / "lima.json")).with_columns(
+            pl.col("response").str.len_chars().alias("_n")).sort("_n", descending=True)
+    if "history" in frame.columns:                  # the baseline script renders one turn
+        frame = frame.filter(pl.col("history").is_null())
+    out, total = [], 0
+    for r in frame.to_dicts():
+        if not (r.get("response") or "").strip():
+            continue
+        n = len(tokenizer((r["instruction"] or "") + (r.get("context") or "") + r["response"])["input_ids"])
+        out.append({"instruction": r["instruction"] or "", "input": r.get("context") or "", "output": r["response"]})
+        total += min(n + 12, 1024)
+        if total >= tokens:
+            break
+    return out
+
+
+def run_command(cmd: list[str], log: Path) -> dict:
+    from measure import measure
+    result = measure(cmd, cwd=str(ROOT), log=str(log))
+    if result["exit"] != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed; see {log}")
+    return result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--examples", type=int, default=64)
-    ap.add_argument("--max-len", type=int, default=512)
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--shapes", default="short,mix,long")
+    ap.add_argument("--tokens", type=int, default=20000, help="tokens of data per shape (one epoch each)")
+    ap.add_argument("--memory", action=argparse.BooleanOptionalAction, default=True,
+                    help="also peak memory at max_len 1024 and 2048")
     ap.add_argument("--prompts", type=int, default=96)
     ap.add_argument("--only", choices=["train", "generation"], help="run one half")
     args = ap.parse_args()
-    import torch
-    from curate.models.bundled import SMOLLM2
-    from curate.models.lm import load_tokenizer
-    from curate.train.examples import encode
+    sys.path.insert(0, str(ROOT / "benchmarks"))
     WORK.mkdir(parents=True, exist_ok=True)
-    tok = load_tokenizer(SMOLLM2)
-    recs = records(args.examples)
-    examples = [encode(tok, r, args.max_len) for r in recs]
-    useful = sum(len(e.ids) for e in examples)
-    print(f"{len(examples)} examples, {useful:,} tokens, lengths {min(len(e.ids) for e in examples)}-"
-          f"{max(len(e.ids) for e in examples)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     results = {}
     if args.only != "generation":
-        train_speed(args, tok, recs, examples, useful, results)
+        train_speed(args, results)
     if args.only != "train":
-        generation_speed(args, tok, results)
+        from curate.models.bundled import SMOLLM2
+        from curate.models.lm import load_tokenizer
+        generation_speed(args, load_tokenizer(SMOLLM2), results)
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 
 
-def train_speed(args, tok, recs, examples, useful, results) -> None:
+def train_speed(args, results) -> None:
     import torch
     from curate.models.bundled import SMOLLM2
-    from curate.models.lm import load_model
-    from curate.train.config import TrainConfig
-    from curate.train.loop import Trainer as CurateTrainer, _lora
+    from curate.models.lm import load_model, load_tokenizer, resolve
+    tokenizer = load_tokenizer(SMOLLM2)
+    plain = resolve(SMOLLM2)                        # the plain copy curate saves once: what HF loads
+    params = sum(p.numel() for p in load_model(SMOLLM2).parameters())
+    peak = gemm_peak_gflops()
+    print(f"fp32 GEMM peak measured here: {peak:.0f} GFLOP/s at {torch.get_num_threads()} threads; "
+          f"{params / 1e6:.1f}M parameters")
+    print(f"{'shape':<7} {'trainer':<26} {'s':>7} {'tokens':>7} {'tok/s':>7} {'x':>5} {'% peak':>7}")
+    for shape in args.shapes.split(","):
+        rows = shape_records(shape, args.tokens, tokenizer)
+        data = WORK / f"{shape}.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        hf_out, cu_out = WORK / f"{shape}-hf", WORK / f"{shape}-curate"
+        import shutil
+        shutil.rmtree(cu_out, ignore_errors=True)
+        hf = run_command([PYTHON, str(ROOT / "benchmarks" / "hf_trainer_baseline.py"), str(data), plain, str(hf_out)],
+                         WORK / f"{shape}-hf.log")
+        hf_tokens = json.loads((WORK / f"{shape}-hf.log").read_text().strip().splitlines()[-1])["tokens"]
+        cu = run_command([str(Path(PYTHON).parent / "curate"), "train", str(data), "--out", str(cu_out), "-q"],
+                         WORK / f"{shape}-curate.log")
+        cu_tokens = json.loads((cu_out / "summary.json").read_text())["tokens"]
+        entry = {}
+        for name, r, tokens in (("HF Trainer + PEFT", hf, hf_tokens), ("curate train (defaults)", cu, cu_tokens)):
+            rate = tokens / r["seconds"]
+            entry[name] = {"seconds": r["seconds"], "tokens": tokens, "tokens_per_s": rate,
+                           "peak_rss_gib": r["peak_rss_gib"], "peak_share": 4 * params * rate / (peak * 1e9)}
+        base = entry["HF Trainer + PEFT"]["tokens_per_s"]
+        for name, e in entry.items():
+            e["speedup"] = e["tokens_per_s"] / base
+            print(f"{shape:<7} {name:<26} {e['seconds']:>7.1f} {e['tokens']:>7} {e['tokens_per_s']:>7.1f} "
+                  f"{e['speedup']:>5.2f} {100 * e['peak_share']:>6.1f}%")
+        results[shape] = {"records": len(rows), **entry}
+    if args.memory:
+        memory(results)
 
-    # -- baseline: HF Trainer + PEFT, padding collator ------------------------------------------
-    from datasets import Dataset
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
-    cfg = TrainConfig(data="-", out=str(WORK / "curate"), max_len=args.max_len, batch_size=args.batch, epochs=1.0,
-                      lr=2e-4, lora_dropout=0.0)
-    torch.manual_seed(0)
-    model = _lora(load_model(SMOLLM2), cfg)
-    params = sum(p.numel() for p in model.parameters())
-    ds = Dataset.from_list([{"input_ids": e.ids, "attention_mask": [1] * len(e.ids), "labels": e.labels}
-                            for e in examples])
-    hf = Trainer(model=model, args=TrainingArguments(output_dir=str(WORK / "hf"), per_device_train_batch_size=args.batch,
-                                                     num_train_epochs=1, learning_rate=2e-4, report_to=[],
-                                                     logging_steps=1000, save_strategy="no", use_cpu=True,
-                                                     disable_tqdm=True, seed=0),
-                 train_dataset=ds, data_collator=DataCollatorForSeq2Seq(tok, padding=True))
-    start = time.perf_counter()
-    hf.train()
-    s = time.perf_counter() - start
-    results["HF Trainer + PEFT, padding collator"] = {"seconds": s, "tokens_per_s": useful / s}
-    del hf, model
 
-    # -- curate: packed rows ----------------------------------------------------------------------
-    data = WORK / "records.jsonl"
-    with open(data, "w") as fh:
-        for r in recs:
-            fh.write(json.dumps({"instruction": r["instruction"], "input": r["context"] or "",
-                                 "output": r["response"]}) + "\n")
-    cfg = cfg.model_copy(update={"data": str(data)})
-    import shutil
-    shutil.rmtree(cfg.out, ignore_errors=True)
-    summary = CurateTrainer(cfg, progress=False).run()
-    results["curate train (packed)"] = {"seconds": summary["seconds"], "tokens_per_s": summary["tokens"] / summary["seconds"]}
-
-    peak = cpu_peak_gflops()
-    base = results["HF Trainer + PEFT, padding collator"]["tokens_per_s"]
-    print(f"{'trainer':<40} {'s':>8} {'tokens/s':>9} {'x':>6} {'% of CPU peak':>14}")
-    for name, r in results.items():
-        r["speedup"] = r["tokens_per_s"] / base
-        r["peak_fraction"] = 4 * params * r["tokens_per_s"] / (peak * 1e9)
-        print(f"{name:<40} {r['seconds']:>8.1f} {r['tokens_per_s']:>9.1f} {r['speedup']:>6.2f} {100 * r['peak_fraction']:>13.1f}%")
-    print(f"(peak assumed {peak:.0f} GFLOP/s fp32; {params / 1e6:.1f}M parameters)")
+def memory(results) -> None:
+    """Peak RSS of a short `curate train` at max_len 1024 and 2048, both loss paths."""
+    rows = [{"instruction": "Write a long essay.", "input": "", "output": ("word " * 3000).strip()}] * 8
+    data = WORK / "long-rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    print(f"{'max_len':>7} {'loss at':<22} {'peak RSS GiB':>12} {'s':>7}")
+    results["memory"] = {}
+    for max_len in (1024, 2048):
+        for loss_at in ("full_logits", "auto"):
+            code = ("from curate.quiet import quiet_third_party; quiet_third_party()\n"
+                    "from curate.train.config import TrainConfig\nfrom curate.train.loop import Trainer\n"
+                    f"Trainer(TrainConfig(data={str(data)!r}, out={str(WORK / f'mem-{max_len}-{loss_at}')!r}, "
+                    f"max_len={max_len}, max_tokens={4 * max_len}, loss_at={loss_at!r}), progress=False).run()")
+            import shutil
+            shutil.rmtree(WORK / f"mem-{max_len}-{loss_at}", ignore_errors=True)
+            r = run_command([PYTHON, "-c", code], WORK / f"mem-{max_len}-{loss_at}.log")
+            name = "supervised positions" if loss_at == "auto" else "full logits"
+            print(f"{max_len:>7} {name:<22} {r['peak_rss_gib']:>12.2f} {r['seconds']:>7.1f}")
+            results["memory"][f"{max_len} {name}"] = r
 
 
 def generation_speed(args, tok, results) -> None:

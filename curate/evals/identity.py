@@ -41,7 +41,7 @@ def model_identity(model: str) -> list:
 # Settings added after results were first cached, with the value that means "off": left out of a
 # key while they have it, so a result made before the setting existed (which it could not have
 # changed) keeps its key.
-LATER_SETTINGS = {"add_tokens": [], "options_fields": [], "indicator": None, "init_adapter": None}
+LATER_SETTINGS = {"add_tokens": [], "options_fields": [], "indicator": None, "init_adapter": None, "loss_at": "auto"}
 
 
 def stable(settings: dict) -> dict:

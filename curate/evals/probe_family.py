@@ -39,6 +39,9 @@ def build_family(suite: str, out: str | Path, model: str, train: Optional[str] =
         raise ConfigError("--budgets needs --train DATA (the data the family's adapters are trained on)")
     if list(budgets) != sorted(set(budgets)) or any(b <= 0 for b in budgets):
         raise ConfigError(f"--budgets must be positive and increasing, got {list(budgets)}")
+    if models and (adapters or budgets):
+        raise ConfigError("a probe family with adapters must share one base model: give --probe-model only "
+                          "without --adapter and --budgets (or train the adapters over each model separately)")
     measure = SuiteMeasure(suite)
     suite_id = measure.identity()
     base_id = model_identity(model)

@@ -36,6 +36,9 @@ class TrainConfig(BaseModel):
     seed: int = Field(0, ge=0, lt=2**63)
     device: str = Field("auto", description="auto (cuda if present), cpu, cuda, cuda:N")
     dtype: Literal["auto", "fp32", "bf16"] = Field("auto", description="auto: bf16 on CUDA, fp32 on CPU")
+    loss_at: Literal["auto", "full_logits"] = Field("auto", description="auto: the head at supervised positions "
+                                                    "only (checked on the first batch); full_logits: every position, "
+                                                    "the plain path (for comparison)")
     save_every: int = Field(50, ge=1, description="optimizer steps between checkpoints")
     limit: Optional[int] = Field(None, ge=1, description="use only the first N records")
     init_adapter: Optional[str] = Field(None, description="a LoRA adapter folder to continue training (its rank, "

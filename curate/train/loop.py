@@ -180,7 +180,7 @@ class Trainer:
         metrics = self._metrics_from(start_step)
         pad = tokenizer.pad_token_id
         model.train()
-        loss_path = LossPath(model)
+        loss_path = LossPath(model, full=cfg.loss_at == "full_logits")
         tokens_done = sum(len(r.ids) for r in plan.rows[: start_step * rows_per_step])
         notes.note(f"train: {steps} steps" + (f", resuming after step {start_step}" if start_step else ""))
         with Progress(enabled=self.progress) as bar:

@@ -72,9 +72,9 @@ class LossPath:
     """Which loss a run uses: the supervised-positions one when the model's head is a plain
     projection (checked against the full logits on the first batch), else the full logits."""
 
-    def __init__(self, model):
+    def __init__(self, model, full: bool = False):
         self.model = model
-        self.parts = _parts(model)
+        self.parts = None if full else _parts(model)
         self.checked = self.parts is None
 
     @property

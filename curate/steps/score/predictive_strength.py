@@ -78,8 +78,10 @@ class ScorePredictiveStrength(Step):
     """Per record: `score_bpc_<probe>` for every probe model (bits per character of `field`, the
     record's text by default) and `score_predictive`, the predictive strength over the probes
     (`method: pairs`, the share of correctly ordered pairs; or `spearman`). At least 5 probes with
-    a score each; probes with adapters must share one base. A text shorter than `min_chars` gets
-    null (its BPC is not stable), counted. Losses are cached per probe and record in the user cache
+    a score each (`probes`, or `probes_file`: the YAML `curate probes` writes); probes with adapters
+    must share one base. `sample: N` scores only N records (seeded by record id; the rest null),
+    which is all `select.preselect` needs. A text shorter than `min_chars` gets null (its BPC is
+    not stable), counted. Losses are cached per probe and record in the user cache
     (`<cache>/bpc/`), so adding a probe scores only that probe. Never rejects."""
 
     scope = "dataset"
@@ -103,7 +105,7 @@ class ScorePredictiveStrength(Step):
         @model_validator(mode="after")
         def _family(self):
             if (self.probes is None) == (self.probes_file is None):
-                raise ValueError("give `probes` (a list) or `probes_file`, not both")
+                raise ValueError("give exactly one of `probes` (a list) and `probes_file`")
             if self.probes is not None:
                 check_family(self.probes)
             return self
@@ -155,6 +157,10 @@ class ScorePredictiveStrength(Step):
             check_family(probes)
         except (yaml.YAMLError, AttributeError, ValueError) as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        for probe in probes:
+            if probe.adapter and not Path(probe.adapter).is_dir():
+                raise ConfigError(f"{path}: probe {probe.label()}: adapter {probe.adapter} not found (a cleared cache? "
+                                  "rebuild the family with `curate probes`)")
         return probes, bool(content.get("lower_is_better", self.config.lower_is_better))
 
 
