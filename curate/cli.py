@@ -149,6 +149,8 @@ def rank_tasks(target: Optional[str] = typer.Option(None, "--target", help="the 
                max_examples: int = typer.Option(1000, "--max-examples", min=2, help="examples per task (a seeded "
                                                                                     "sample of larger ones)"),
                seed: int = typer.Option(0, "--seed"),
+               plot: Optional[Path] = typer.Option(None, "--plot", help="draw the target and candidates in a "
+                                                                        "2-D projection (PNG)"),
                device: str = typer.Option("auto", "--device")):
     """Rank candidate datasets as intermediate tasks for a target: how close their example
     embeddings are to the target's (SEmb cosine, MMD, Frechet, KL, kNN coverage), 1 = best."""
@@ -164,10 +166,12 @@ def rank_tasks(target: Optional[str] = typer.Option(None, "--target", help="the 
             return
         if not target or not candidates:
             raise ConfigError("give --target DATA and --candidates DATA (or --evaluate MATRIX)")
-        table, info = do_rank(target, candidates, out, group_by, measure, model, field, max_examples, seed, device)
+        table, info = do_rank(target, candidates, out, group_by, measure, model, field, max_examples, seed, device,
+                              plot=plot)
         typer.echo(format_table(table, info["measures"]))
-        if out is not None:
-            typer.echo(str(out))
+        for written in (out, info.get("plot")):
+            if written is not None:
+                typer.echo(str(written))
     except CurateError as exc:
         _fail(exc)
 

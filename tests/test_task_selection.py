@@ -90,9 +90,12 @@ def test_rank_tasks_command_writes_the_table_and_flags_a_copy_of_the_target(tmp_
     _tasks(tmp_path)
     result = cli("rank-tasks", "--target", tmp_path / "target.jsonl", "--candidates", tmp_path / "arithmetic.jsonl",
                  "--candidates", tmp_path / "spanish.jsonl", "--candidates", tmp_path / "copy.jsonl",
-                 "--out", tmp_path / "ranks.csv")
+                 "--out", tmp_path / "ranks.csv", "--plot", tmp_path / "map.png")
     assert result.exit_code == 0, result.output
-    assert max(len(line) for line in result.output.splitlines()[:-1]) <= 80      # the last line is the path
+    assert max(len(line) for line in result.output.splitlines()[:-2]) <= 80      # the last lines are paths
+    from PIL import Image
+    picture = np.asarray(Image.open(tmp_path / "map.png").convert("L"))
+    assert picture.shape[1] > 400 and len(np.unique(picture)) > 10                  # drawn, not blank
     assert "leakage: 100% of its examples are in the target" in result.output
     rows = duckdb.sql(f"SELECT candidate, rank, rank_semb, rank_knn FROM '{tmp_path / 'ranks.csv'}' ORDER BY rank").fetchall()
     names = [r[0] for r in rows]

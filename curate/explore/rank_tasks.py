@@ -60,7 +60,7 @@ def load_candidates(candidates: list[str], group_by: str | None, limit: int | No
 def rank_tasks(target: str, candidates: list[str], out: Path | None = None, group_by: str | None = None,
                measures: list[str] | None = None, model: str | None = None, field: str = "text",
                max_examples: int | None = DEFAULT_MAX_EXAMPLES, seed: int = 0, device: str = "auto",
-               backend: str = "auto") -> tuple[pl.DataFrame, dict]:
+               backend: str = "auto", plot: Path | None = None) -> tuple[pl.DataFrame, dict]:
     from ..steps.common.embedding import EmbeddingConfig
     from ..steps.common.task_ranking import rank_frames
     measures = measures or list(DEFAULT_MEASURES)
@@ -75,6 +75,10 @@ def rank_tasks(target: str, candidates: list[str], out: Path | None = None, grou
     groups = load_candidates(candidates, group_by, max_examples, seed)
     embedding = EmbeddingConfig(field=field, model=model or MINILM, device=device, backend=backend)
     table, info = rank_frames(target_frame, groups, measures, embedding, seed)
+    vectors = info.pop("vectors")
+    if plot is not None:
+        from .task_map import plot_task_map
+        info["plot"] = str(plot_task_map(vectors, table, plot, seed=seed))
     info.update({"target": target, "measures": measures, "max_examples": max_examples})
     if out is not None:
         out = Path(out)

@@ -99,4 +99,5 @@ def rank_frames(target: pl.DataFrame, candidates: dict[str, pl.DataFrame], measu
         table = table.with_columns(pl.Series("note", [
             "; ".join(x for x in (a, b) if x) for a, b in zip(flagged, table["note"].to_list())]))
     return table, {"embedding_model": embedding.model, "target_examples": target.height,
-                   "dim": int(target_vectors.shape[1]), "leakage": leaks}
+                   "dim": int(target_vectors.shape[1]), "leakage": leaks,
+                   "vectors": {"target": target_vectors, "candidates": vectors}}
