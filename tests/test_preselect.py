@@ -157,3 +157,15 @@ def test_a_probes_file_with_too_few_probes_is_an_error_naming_the_file(tmp_path)
     with pytest.raises(ConfigError, match=r"probes.yaml: 2 probe models given: at least 5"):
         run_recipe(tmp_path, [{"path": str(tmp_path / "d.jsonl")}],
                    [{"use": "score.predictive_strength", "with": {"probes_file": str(tmp_path / "probes.yaml")}}])
+
+
+def test_scoring_many_texts_in_worker_processes_gives_the_same_probabilities(tmp_path, monkeypatch):
+    import curate.models.fasttext_model as ft
+    rows = [f"__label__{'pos' if k % 2 else 'neg'} {'bread yeast flour' if k % 2 else 'noise zzz qqq'} {k}"
+            for k in range(200)]
+    ft.train_rows(rows, tmp_path / "m.bin", 0.1, 5, 0.5, 2, 16, 0)
+    texts = [r.split(" ", 1)[1] for r in rows] * 5
+    here = ft.predict_all(ft.load(tmp_path / "m.bin"), texts)
+    monkeypatch.setattr(ft, "PARALLEL_MIN", 10)
+    spread = ft.predict_many(tmp_path / "m.bin", texts, workers=2)
+    assert set(spread) == {"pos", "neg"} and all(np.array_equal(here[k], spread[k]) for k in here)

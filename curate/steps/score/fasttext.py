@@ -37,7 +37,8 @@ class FastTextScore(Step):
 
     def __init__(self, config, ctx):
         super().__init__(config, ctx)
-        self.model = fasttext_model.load(fasttext_model.resolve_path(config.model, ctx.base_dir))
+        self.path = fasttext_model.resolve_path(config.model, ctx.base_dir)
+        self.model = fasttext_model.load(self.path)
         known = [lab.removeprefix("__label__") for lab in self.model.get_labels()]
         missing = sorted(set(config.labels or []) - set(known))
         if missing:
@@ -46,6 +47,6 @@ class FastTextScore(Step):
 
     def apply(self, batch: pl.DataFrame) -> Result:
         texts = batch.select(classifier_text(self.config.fields)).to_series().to_list()
-        probs = fasttext_model.predict_all(self.model, texts)
+        probs = fasttext_model.predict_many(self.path, texts)
         return Result(kept=batch.with_columns(
             pl.Series(f"{self.config.prefix}_{label}", probs[label], dtype=pl.Float32) for label in self.labels))

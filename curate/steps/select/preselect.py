@@ -58,7 +58,7 @@ class SelectPreselect(Step):
             return self
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
-        from ...models.fasttext_model import load, predict_all, train_rows
+        from ...models.fasttext_model import predict_many, train_rows
         cfg = self.config
         names = data.collect_schema().names()
         if cfg.strength not in names:
@@ -88,7 +88,7 @@ class SelectPreselect(Step):
         folder = Path(self.ctx.cache_dir or ".")
         report = train_rows(rows, folder / "preselect.bin", 0.1, cfg.epoch, cfg.lr, cfg.word_ngrams, 64,
                             self.ctx.seed)
-        probability = predict_all(load(folder / "preselect.bin"), texts)["pos"].astype(np.float64)
+        probability = predict_many(folder / "preselect.bin", texts)["pos"].astype(np.float64)
         rank = np.argsort(-probability, kind="stable")
         keep_n = int(round(len(rank) * cfg.fraction)) if cfg.fraction is not None else \
             char_budget_count(frame["_c"].to_numpy()[rank], cfg.char_fraction)
