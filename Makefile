@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,7 +25,15 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/curate run recipes/quickstart.yaml
 
-test: $(STAMP)
+# Headless Chromium for the `curate report` page test (Debian's package); where it cannot be
+# installed (no root, no apt), that test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  (command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	   DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1) || \
+	  echo "chromium not installed: the report page test will skip"
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 clean:

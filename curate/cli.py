@@ -97,6 +97,22 @@ def sql(run_dir: Path = typer.Argument(..., metavar="RUN"),
 
 
 @app.command()
+def report(run_dir: Path = typer.Argument(..., metavar="RUN"),
+           out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: RUN/report.html)"),
+           embed: bool = typer.Option(False, "--embed", help="embed a sample of the input records for the map "
+                                                             "(bundled MiniLM; kept in RUN/report/)"),
+           embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="vectors from `curate embed` for "
+                                                                                 "the map")):
+    """One self-contained HTML page of a run: funnel, reasons, score histograms, lengths, sources,
+    embedding map, samples of kept and dropped records, training and eval results."""
+    try:
+        from .explore.report import write_report
+        typer.echo(str(write_report(run_dir, out, str(embeddings) if embeddings else None, embed)))
+    except CurateError as exc:
+        _fail(exc)
+
+
+@app.command()
 def export(run_dir: Path = typer.Argument(..., metavar="RUN"),
            to: Path = typer.Option(..., "--to", help="folder to write the Hub layout into"),
            format: str = typer.Option("parquet", "--format", help="parquet | alpaca | messages | sharegpt"),

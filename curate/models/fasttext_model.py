@@ -102,8 +102,12 @@ def train_rows(rows: list[str], out: Path, valid_fraction: float = 0.1, epoch: i
         train_file.write_text("\n".join(rows[n_valid:]) + "\n", encoding="utf-8")
         valid_file.write_text("\n".join(rows[:n_valid]) + "\n", encoding="utf-8")
         buckets = ngram_buckets(rows[n_valid:], word_ngrams)
-        model = fasttext.train_supervised(str(train_file), epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
-                                          seed=seed, thread=1, verbose=0, bucket=buckets)
+        settings = dict(epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim, seed=seed, thread=1, verbose=0,
+                        bucket=buckets)
+        try:
+            model = fasttext.train_supervised(str(train_file), **settings)
+        except RuntimeError:
+            model = _train_in_fresh_process(train_file, Path(tmp) / "model.bin", settings, len(rows) - n_valid)
         report = {"train": len(rows) - n_valid, "valid": n_valid,
                   "params": {"epoch": epoch, "lr": lr, "wordNgrams": word_ngrams, "dim": dim, "seed": seed,
                              "bucket": buckets}}
@@ -114,6 +118,26 @@ def train_rows(rows: list[str], out: Path, valid_fraction: float = 0.1, epoch: i
     model.save_model(str(out))
     report["model_bytes"] = out.stat().st_size
     return report
+
+
+def _train_fresh(train_file: str, out: str, settings: dict) -> None:
+    import fasttext
+    fasttext.train_supervised(train_file, **settings).save_model(out)
+
+
+def _train_in_fresh_process(train_file: Path, out: Path, settings: dict, rows: int):
+    """fastText's supervised training can stop with "Encountered NaN" in a process that has already
+    run other native code (seen after one earlier training, and after loading curate's CLI), while
+    the same data, settings and seed train in a fresh process: retry there once. Still NaN: the
+    usual cause, too few rows or too high a learning rate."""
+    from ..workers import process_pool
+    with process_pool(1) as pool:
+        try:
+            pool.submit(_train_fresh, str(train_file), str(out), settings).result()
+        except RuntimeError as exc:
+            raise ConfigError(f"fastText training failed ({exc}) on {rows} training rows at lr {settings['lr']}: "
+                              "give more rows or a lower lr") from None
+    return load.__wrapped__(out)
 
 
 MAX_BUCKETS = 2_000_000       # fastText's default, which alone makes a 512 MB model at dim 64
