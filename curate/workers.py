@@ -50,3 +50,16 @@ def process_pool(workers: int):
     from concurrent.futures import ProcessPoolExecutor
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
+
+
+_shared: dict[int, object] = {}
+
+
+def shared_pool(workers: int):
+    """One `process_pool(workers)` per process, started on first use and shut down at exit: for
+    work that comes in many calls (batches), so workers start once, not once per call."""
+    if workers not in _shared:
+        import atexit
+        _shared[workers] = process_pool(workers)
+        atexit.register(_shared[workers].shutdown)
+    return _shared[workers]

@@ -72,9 +72,8 @@ class Report:
         self.final, cut = _sampled(pl.read_parquet(self.dir / "final.parquet"), sample_rows)
         if cut:
             self.sampled.append("final")
-        read = sorted((self.dir / "stages").glob("00-*.parquet"))
-        read = [p for p in read if not p.name.endswith(".rejected.parquet")]
-        self.before, cut = _sampled(pl.read_parquet(read[0]), sample_rows) if read else (self.final, False)
+        outputs = stage_outputs(self.dir)
+        self.before, cut = _sampled(pl.read_parquet(outputs[0]), sample_rows) if 0 in outputs else (self.final, False)
         if cut:
             self.sampled.append("input")
         ledger = self.dir / "rejected.parquet"
@@ -212,13 +211,12 @@ class Report:
         for record in self.final.head(SAMPLES_PER_REASON).to_dicts():
             parts.append(_record(record))
         if self.rejected.height:
-            stages = sorted(p for p in (self.dir / "stages").glob("*.parquet") if not p.name.endswith(".rejected.parquet"))
+            outputs = stage_outputs(self.dir)
             for (step, reason), group in sorted(self.rejected.group_by("step", "reason"), key=lambda g: g[0]):
                 parts.append(f"<h3>Dropped by {_esc(step)}: {_esc(reason)} ({group.height:,})</h3>")
-                stage = int(group["stage"][0])
-                source = [p for p in stages if int(p.name.split("-")[0]) == stage - 1]
+                source = outputs.get(int(group["stage"][0]) - 1)      # the records as that stage received them
                 shown = group.head(SAMPLES_PER_REASON)
-                records = pl.read_parquet(source[0]).join(shown.select("id", "detail"), on="id") if source else shown
+                records = pl.read_parquet(source).join(shown.select("id", "detail"), on="id") if source else shown
                 for record in records.to_dicts():
                     parts.append(_record(record))
         return "".join(parts)
@@ -247,6 +245,12 @@ class Report:
                 f"</title><style>{CSS}</style></head><body>{body}</body></html>")
 
 
+def stage_outputs(run_dir: Path) -> dict[int, Path]:
+    """{stage index: the Parquet of the records that stage kept} (`runner.stage_paths` names them)."""
+    return {int(p.name.split("-")[0]): p for p in sorted((Path(run_dir) / "stages").glob("*.parquet"))
+            if not p.name.endswith(".rejected.parquet")}
+
+
 def _record(record: dict) -> str:
     detail = f"<i>{_esc(record['detail'])}</i>\n" if record.get("detail") else ""
     context = f"\n[context] {_esc(record['context'])}" if record.get("context") else ""
@@ -260,10 +264,10 @@ def embed_for_report(run_dir: str | Path, points: int = MAP_POINTS) -> Path:
     from ..models.bundled import MINILM
     from ..models.embed import Embedder
     run_dir = Path(run_dir)
-    read = [p for p in sorted((run_dir / "stages").glob("00-*.parquet")) if not p.name.endswith(".rejected.parquet")]
-    if not read:
+    read = stage_outputs(run_dir).get(0)
+    if read is None:
         raise ConfigError(f"{run_dir}: no input stage (stages/00-*.parquet) to embed")
-    frame = pl.read_parquet(read[0])
+    frame = pl.read_parquet(read)
     frame = frame.sample(points, seed=0) if frame.height > points else frame
     cfg = EmbeddingConfig(field="text", model=MINILM)
     vectors, _ = embed_frame(frame, cfg, Embedder(cfg.model, cfg.device, cfg.backend, progress=True))

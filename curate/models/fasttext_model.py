@@ -62,7 +62,6 @@ def predict_all(model, texts: list[str]) -> dict[str, np.ndarray]:
 
 
 PARALLEL_MIN = 20_000        # fewer texts: starting worker processes costs more than it saves
-_pool = None
 
 
 def _predict_chunk(path: str, texts: list[str]) -> dict[str, np.ndarray]:
@@ -73,17 +72,12 @@ def predict_many(path: Path, texts: list[str], workers: int | None = None) -> di
     """`predict_all` over many texts, spread over worker processes (fastText's `predict` holds the
     GIL, so threads do not help); few texts, or one core, run here."""
     import os
-    global _pool
+    from ..workers import shared_pool
     workers = workers or min(os.cpu_count() or 1, 8)
     if len(texts) < PARALLEL_MIN or workers < 2:
         return predict_all(load(Path(path)), texts)
-    if _pool is None:
-        import atexit
-        from ..workers import process_pool
-        _pool = process_pool(workers)
-        atexit.register(_pool.shutdown)
     size = -(-len(texts) // workers)
-    parts = list(_pool.map(_predict_chunk, [str(path)] * workers, [texts[k:k + size] for k in
+    parts = list(shared_pool(workers).map(_predict_chunk, [str(path)] * workers, [texts[k:k + size] for k in
                                                                   range(0, len(texts), size)]))
     return {label: np.concatenate([part[label] for part in parts]) for label in parts[0]}
 

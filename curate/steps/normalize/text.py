@@ -24,7 +24,6 @@ SPACE_WORK = ODD_SPACES + "|" + ZERO_WIDTH + r"|\r|[ \t]\n|\n\n\n"
 
 
 PARALLEL_MIN = 2000  # below this many texts a process pool costs more than it saves
-_pool = None
 
 
 def fix_one(text: str, form: str = "NFC", fix_unicode: bool = True) -> str:
@@ -36,16 +35,11 @@ def fix_one(text: str, form: str = "NFC", fix_unicode: bool = True) -> str:
 
 def fix_many(texts: list[str], form: str, fix_unicode: bool) -> list[str]:
     """ftfy is pure Python; with many texts to fix, spread them over the machine's cores."""
-    global _pool
     workers = min(os.cpu_count() or 1, 8)
     if len(texts) < PARALLEL_MIN or workers < 2:
         return [fix_one(t, form, fix_unicode) for t in texts]
-    if _pool is None:
-        import atexit
-        from ...workers import process_pool
-        _pool = process_pool(workers)
-        atexit.register(_pool.shutdown)
-    return list(_pool.map(partial(fix_one, form=form, fix_unicode=fix_unicode), texts, chunksize=128))
+    from ...workers import shared_pool
+    return list(shared_pool(workers).map(partial(fix_one, form=form, fix_unicode=fix_unicode), texts, chunksize=128))
 
 
 @register("normalize.text")

@@ -198,11 +198,13 @@ def same_tokenizer(tokenizer, reference: str, model: str) -> None:
 
 
 def _step_path(value: str, base_dir: Optional[str]) -> str:
-    """A DATA path in a step config: as given when it exists, else beside the recipe."""
+    """A DATA path in a step config (a file, glob or run folder), found by the rule every recipe
+    path follows (`io.files.search_roots`: the working directory, then the recipe's folder); as
+    given when it is in neither (a glob, or an error `curate train` will name)."""
     from pathlib import Path
-    if Path(value).exists() or not base_dir or not (Path(base_dir) / value).exists():
-        return value
-    return str(Path(base_dir) / value)
+    from ...io.files import search_roots
+    path = Path(value).expanduser()
+    return next((str(root / path) for root in search_roots(base_dir) if (root / path).exists()), value)
 
 
 def _part_folder(folder, part: pl.DataFrame, masks: dict[int, np.ndarray]):
