@@ -102,12 +102,16 @@ def report(run_dir: Path = typer.Argument(..., metavar="RUN"),
            embed: bool = typer.Option(False, "--embed", help="embed a sample of the input records for the map "
                                                              "(bundled MiniLM; kept in RUN/report/)"),
            embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="vectors from `curate embed` for "
-                                                                                 "the map")):
+                                                                                 "the map"),
+           include: Optional[List[Path]] = typer.Option(None, "--include", help="a `curate ablate` or `curate "
+                                                                                "compare` folder to show; repeat")):
     """One self-contained HTML page of a run: funnel, reasons, score histograms, lengths, sources,
-    embedding map, samples of kept and dropped records, training and eval results."""
+    embedding map, samples of kept and dropped records, training and eval results, and any
+    ablation or comparison given with --include."""
     try:
         from .explore.report import write_report
-        typer.echo(str(write_report(run_dir, out, str(embeddings) if embeddings else None, embed)))
+        typer.echo(str(write_report(run_dir, out, str(embeddings) if embeddings else None, embed,
+                                    tuple(include or ()))))
     except CurateError as exc:
         _fail(exc)
 
@@ -363,6 +367,38 @@ def compare(baseline: str = typer.Option(..., "--baseline", help="baseline DATA 
         typer.echo(f"{name}: {r['baseline']:.4f} -> {r['treatment']:.4f} ({r['diff']:+.4f}, 95% "
                    f"[{r['low']:+.4f}, {r['high']:+.4f}]) {r['verdict']}; {power_note(r)}")
     typer.echo(str(Path(out) / "report.md"))
+
+
+@app.command()
+def ablate(recipe: Path = typer.Argument(..., help="recipe YAML"),
+           out: Path = typer.Option(..., "--out", help="folder for the variants' runs, ablation.md, .json, .png"),
+           suite: List[str] = typer.Option([], "--suite", help="eval suite(s); repeat (default: the recipe's eval: "
+                                                              "suites)"),
+           seeds: int = typer.Option(3, "--seeds", min=1, help="training seeds per variant"),
+           max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="budget per run (default: the "
+                                                                               "smallest variant's tokens)"),
+           items: Optional[int] = typer.Option(None, "--items", "--limit", min=1, help="eval items per group"),
+           prefixes: bool = typer.Option(False, "--prefixes", help="also train each prefix of the recipe (the "
+                                                                   "input, the first step, the first two, ...)"),
+           model: Optional[str] = typer.Option(None, "--model", help="default: the recipe's train: model, else the "
+                                                                    "bundled SmolLM2"),
+           lr: Optional[float] = typer.Option(None, "--lr"), max_len: Optional[int] = typer.Option(None, "--max-len"),
+           set_: List[str] = typer.Option([], "--set", help="override a recipe key, as in curate run"),
+           data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the built-in suites' data"),
+           quiet: bool = typer.Option(False, "-q", "--quiet")):
+    """Which step helps? The recipe vs the recipe with each step switched off in turn, every variant
+    trained at one token budget and seeds and evaluated; each step's effect with its 95% interval."""
+    _use_data_dir(data_dir)
+    try:
+        from .evals.ablation import ablate as run_ablation, format_table
+        from .recipe import Recipe
+        result = run_ablation(Recipe.load(recipe, set_), out, suite, seeds, max_tokens, items, prefixes, model, lr,
+                              max_len, progress=not quiet)
+    except CurateError as exc:
+        _fail(exc)
+    import shutil
+    typer.echo(format_table(result["effects"], min(shutil.get_terminal_size().columns, 100)))
+    typer.echo(str(Path(out) / "ablation.md"))
 
 
 fasttext_app = typer.Typer(no_args_is_help=True, help="fastText classifiers: train one for score.fasttext.")

@@ -99,6 +99,21 @@ def test_export_hub_layout_loads_back_identically(finished, cli, tmp_path):
     assert loaded.to_polars().equals(finished.final())
 
 
+def test_the_dataset_card_shows_the_funnel_and_lengths_as_images(finished, cli, tmp_path):
+    """The card links its plots by relative path; they are real PNGs, drawn from the run, and the
+    dataset still loads with only its shards (the images are not read as data)."""
+    import numpy as np
+    from PIL import Image
+    assert cli("export", finished.dir, "--to", tmp_path / "ds").exit_code == 0
+    card = (tmp_path / "ds" / "README.md").read_text()
+    linked = re.findall(r"!\[[^\]]+\]\((images/[a-z]+\.png)\)", card)
+    assert linked == ["images/funnel.png", "images/lengths.png"]            # no score columns: no score plot
+    for path in linked:
+        pixels = np.asarray(Image.open(tmp_path / "ds" / path).convert("L"))
+        assert pixels.shape[0] > 100 and pixels.std() > 10
+    assert datasets.load_dataset(str(tmp_path / "ds"), split="train").num_rows == finished.final().height
+
+
 def test_export_shards_and_jsonl_formats(finished, tmp_path):
     from curate.io.export import export
     export(finished.dir, tmp_path / "sharded", shard_mb=0.001)

@@ -50,20 +50,25 @@ def oriented(result: dict, lower_is_better: bool) -> dict:
     return result
 
 
-def plot_comparison(results: dict[str, dict], out: Path) -> Path:
+def plot_comparison(results: dict[str, dict], out: Path,
+                    xlabel: str = "treatment − baseline (95% bootstrap interval)", title: str = "") -> Path:
+    """A forest plot: each result's difference with its interval, the first on top."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     names = list(results)
+    labels = [n if len(n) <= 60 else "…" + n[-59:] for n in names]     # a suite file's path
     diffs = [results[n]["diff"] for n in names]
     err = [[results[n]["diff"] - results[n]["low"] for n in names], [results[n]["high"] - results[n]["diff"] for n in names]]
-    fig, ax = plt.subplots(figsize=(6, 0.6 * len(names) + 1.5))
+    fig, ax = plt.subplots(figsize=(5 + 0.07 * max(map(len, labels), default=0), 0.45 * len(names) + 1.5))
     ax.errorbar(diffs, range(len(names)), xerr=err, fmt="o", capsize=4)
     ax.axvline(0, color="grey", linestyle="--")
-    ax.set_yticks(range(len(names)), [n if len(n) <= 40 else "…" + n[-39:] for n in names])   # a suite file's path
-    ax.set_xlabel("treatment − baseline (95% bootstrap interval)")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    ax.set_yticks(range(len(names)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return out
 
@@ -102,7 +107,7 @@ def equal_budget(datas: list[str], model: str, max_len: int) -> int:
     return min(totals)
 
 
-def _link(source: Path, link: Path) -> None:
+def link_cached(source: Path, link: Path) -> None:
     """`link` (in the --out folder) points at a result in the cache; an old folder or link there,
     from a run with other settings, is replaced, never reused."""
     import shutil
@@ -168,7 +173,7 @@ def _train_arms(baseline, treatment, out: Path, model: str, seeds: int, max_toke
             run = out / arm / f"seed-{seed}"
             cfg = TrainConfig(data=data, model=model, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
             folder, key = trained(cfg, data_id, model_id, progress, notes, f"compare: {arm}, seed {seed} of {seeds}")
-            _link(folder, run / "train")
+            link_cached(folder, run / "train")
             arms["keys"][f"{arm}/seed-{seed}"] = {"train": key}
             arms["runs"].setdefault(arm, []).append((run, folder, key))
     return arms
@@ -185,7 +190,7 @@ def _evaluate_arms(measure, identity: list, n, arms: dict, model: str, batch_siz
         for run, folder, trained_key in runs:
             result, key = evaluated(measure, identity, trained_key, folder, model, n, batch_size, progress)
             target = run / suite_dirname(measure.name)
-            _link(result, target)
+            link_cached(result, target)
             arms["keys"][f"{arm}/{run.name}"][measure.name] = key
             dirs.setdefault(arm, []).append(target)
     return dirs

@@ -23,8 +23,8 @@ import polars as pl
 
 from ..errors import ConfigError
 from ..io.manifest import funnel_rows
-
-SAMPLE_ROWS = 100_000
+from .run_plots import (SAMPLE_ROWS, funnel_figure, lengths_figure, pyplot as _plt, run_frames, score_columns,
+                        score_figure, stage_outputs)
 MAP_POINTS = 2000
 SAMPLES_PER_REASON = 3
 CSS = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
@@ -43,42 +43,26 @@ def _png(fig) -> str:
     return f'<img class="plot" alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _esc(value) -> str:
     return html.escape(str(value))
-
-
-def _sampled(frame: pl.DataFrame, rows: int) -> tuple[pl.DataFrame, bool]:
-    return (frame.sample(rows, seed=0), True) if frame.height > rows else (frame, False)
 
 
 class Report:
     """The page of one run, section by section (each a small method, in page order)."""
 
-    def __init__(self, run_dir: str | Path, embeddings: Optional[str] = None, sample_rows: int = SAMPLE_ROWS):
+    def __init__(self, run_dir: str | Path, embeddings: Optional[str] = None, sample_rows: int = SAMPLE_ROWS,
+                 include: tuple = ()):
         self.dir = Path(run_dir)
         manifest = self.dir / "manifest.json"
         if not manifest.is_file() or not (self.dir / "final.parquet").is_file():
             raise ConfigError(f"{run_dir}: not a finished curate run (no manifest.json / final.parquet)")
         self.manifest = json.loads(manifest.read_text())
         self.sample_rows = sample_rows
-        self.sampled: list[str] = []
-        self.final, cut = _sampled(pl.read_parquet(self.dir / "final.parquet"), sample_rows)
-        if cut:
-            self.sampled.append("final")
-        outputs = stage_outputs(self.dir)
-        self.before, cut = _sampled(pl.read_parquet(outputs[0]), sample_rows) if 0 in outputs else (self.final, False)
-        if cut:
-            self.sampled.append("input")
+        self.before, self.final, self.sampled = run_frames(self.dir, sample_rows)
         ledger = self.dir / "rejected.parquet"
         self.rejected = pl.read_parquet(ledger) if ledger.is_file() else pl.DataFrame()
         self.embeddings = embeddings
+        self.include = [_results_folder(Path(p)) for p in include]     # a wrong folder fails before drawing
 
     # -- sections ---------------------------------------------------------------------------------
     def header(self) -> str:
@@ -96,14 +80,7 @@ class Report:
         body = "".join(f"<tr><td>{r['stage']}</td><td class='l'>{_esc(r['step'])}{'*' if r['reused'] else ''}</td>"
                        f"<td>{r['in']:,}</td><td>{r['kept']:,}</td><td>{r['rejected']:,}</td><td>{r['added']:,}</td>"
                        f"<td>{r['seconds']:.2f}</td><td class='l'>{_esc(r['top_reasons'])}</td></tr>" for r in rows)
-        plt = _plt()
-        fig, ax = plt.subplots(figsize=(9, 0.35 * len(rows) + 1.2))
-        labels = [f"{r['stage']} {r['step']}" for r in rows][::-1]
-        ax.barh(labels, [r["kept"] for r in rows][::-1], color="#4c8", label="kept")
-        ax.barh(labels, [r["rejected"] for r in rows][::-1], left=[r["kept"] for r in rows][::-1], color="#e66",
-                label="rejected")
-        ax.set_xlabel("records")
-        ax.legend(loc="lower right")
+        fig = funnel_figure(self.manifest)
         return ("<h2 id='funnel'>Funnel</h2><table><tr><th>#</th><th class='l'>step</th><th>in</th><th>kept</th>"
                 f"<th>rejected</th><th>added</th><th>s</th><th class='l'>top reasons</th></tr>{body}</table>"
                 + ("<p class='note'>* reused from an earlier run</p>" if any(r["reused"] for r in rows) else "")
@@ -119,31 +96,15 @@ class Report:
                 f"</th></tr>{body}</table>")
 
     def scores(self) -> str:
-        columns = [c for c in self.final.columns if c.startswith(("score_", "tag_"))
-                   and self.final.schema[c].is_numeric()]
+        columns = score_columns(self.final)
         if not columns:
             return "<h2 id='scores'>Scores and tags</h2><p>No score_* or tag_* columns in the final data.</p>"
-        plt = _plt()
-        figures = []
-        for column in columns:
-            values = self.final[column].drop_nulls().cast(pl.Float64).to_numpy()
-            fig, ax = plt.subplots(figsize=(4.2, 2.6))
-            ax.hist(values[np.isfinite(values)], bins=40, color="#48c")
-            ax.set_title(f"{column} ({len(values):,} values)", fontsize=9)
-            figures.append(f"<figure class='score-plot'>{_png(fig)}</figure>")
+        figures = [f"<figure class='score-plot'>{_png(score_figure(self.final, column))}</figure>"
+                   for column in columns]
         return f"<h2 id='scores'>Scores and tags</h2><div class='plots'>{''.join(figures)}</div>"
 
     def lengths(self) -> str:
-        plt = _plt()
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-        for ax, field in zip(axes, ("instruction", "response")):
-            for frame, label, colour in ((self.before, "input", "#aaa"), (self.final, "final", "#48c")):
-                words = frame[field].fill_null("").str.split(" ").list.len().to_numpy() if field in frame.columns \
-                    else np.zeros(0)
-                if len(words):
-                    ax.hist(np.log10(words + 1), bins=40, alpha=0.6, color=colour, label=f"{label} ({len(words):,})")
-            ax.set_xlabel(f"{field} length, log10(words + 1)")
-            ax.legend(fontsize=8)
+        fig = lengths_figure(self.before, self.final)
         return f"<h2 id='lengths'>Lengths before and after</h2><figure id='length-plot'>{_png(fig)}</figure>"
 
     def sources(self) -> str:
@@ -238,17 +199,42 @@ class Report:
                          f"{_esc(summary.get('score'))} over {_esc(summary.get('items'))} items</p>")
         return "".join(parts)
 
+    def results(self) -> str:
+        """The ablation and compare folders given with `--include`: their tables and plots."""
+        parts = []
+        for kind, folder, table, plot in self.include:
+            title = "Ablation: which step helps" if kind == "ablation" else "Comparison"
+            parts.append(f"<h2 class='included' id='{kind}-{len(parts)}'>{title}</h2><p class='note'>{_esc(folder)}</p>")
+            for metric, rows in (table.items() if kind == "ablation" else [("", table)]):
+                if metric:
+                    parts.append(f"<h3>{_esc(metric)}</h3>")
+                body = "".join(f"<tr><td class='l'>{_esc(name)}</td>" + (
+                    f"<td>{r['diff']:+.4f}</td><td>[{r['low']:+.4f}, {r['high']:+.4f}]</td><td class='l'>"
+                    f"{_esc(r['verdict'])}</td><td>{r['detectable']:.4f}</td>" if "diff" in r else
+                    f"<td></td><td></td><td class='l'>{_esc(r['verdict'])}: {_esc(r.get('note', ''))}</td><td></td>")
+                    + "</tr>" for name, r in rows.items())
+                head = "switched off" if kind == "ablation" else "metric"
+                parts.append(f"<table><tr><th class='l'>{head}</th><th>effect</th><th>95% interval</th>"
+                             f"<th class='l'>verdict</th><th>detectable (80% power)</th></tr>{body}</table>")
+            if plot.is_file():
+                data = base64.b64encode(plot.read_bytes()).decode()
+                parts.append(f"<figure><img class='plot' alt='{kind}' src='data:image/png;base64,{data}'></figure>")
+        return "".join(parts)
+
     def html(self) -> str:
         body = "".join([self.header(), self.funnel(), self.reasons(), self.scores(), self.lengths(), self.sources(),
-                        self.embedding_map(), self.samples(), self.training()])
+                        self.embedding_map(), self.samples(), self.training(), self.results()])
         return (f"<!doctype html><html><head><meta charset=utf-8><title>curate: {_esc(self.manifest['recipe']['name'])}"
                 f"</title><style>{CSS}</style></head><body>{body}</body></html>")
 
 
-def stage_outputs(run_dir: Path) -> dict[int, Path]:
-    """{stage index: the Parquet of the records that stage kept} (`runner.stage_paths` names them)."""
-    return {int(p.name.split("-")[0]): p for p in sorted((Path(run_dir) / "stages").glob("*.parquet"))
-            if not p.name.endswith(".rejected.parquet")}
+def _results_folder(folder: Path) -> tuple[str, Path, dict, Path]:
+    """(kind, folder, results, plot) of a `curate ablate` or `curate compare` output folder."""
+    for kind, name, plot in (("ablation", "ablation.json", "ablation.png"), ("compare", "compare.json", "compare.png")):
+        if (folder / name).is_file():
+            return kind, folder, json.loads((folder / name).read_text()), folder / plot
+    raise ConfigError(f"--include {folder}: not a `curate ablate` or `curate compare` folder (no ablation.json or "
+                      "compare.json)")
 
 
 def _record(record: dict) -> str:
@@ -279,11 +265,11 @@ def embed_for_report(run_dir: str | Path, points: int = MAP_POINTS) -> Path:
 
 
 def write_report(run_dir: str | Path, out: Optional[str | Path] = None, embeddings: Optional[str] = None,
-                 embed: bool = False) -> Path:
+                 embed: bool = False, include: tuple = ()) -> Path:
     if embed and not embeddings:
         embeddings = str(embed_for_report(run_dir))
     try:
-        page = Report(run_dir, embeddings).html()
+        page = Report(run_dir, embeddings, include=include).html()
     except (KeyError, TypeError) as exc:            # a manifest from an older curate lacks what the page reads
         from ..version import __version__
         made = json.loads((Path(run_dir) / "manifest.json").read_text()).get("versions", {}).get("curate", "unknown")

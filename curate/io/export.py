@@ -37,6 +37,7 @@ SPLIT_NAME = re.compile(r"\w+(\.\w+)*", re.ASCII)   # the Hub's own rule; no '-'
 # files, so without it a second export to a folder of the same name reloaded the first one's rows.
 SHARD = re.compile(r"([^-]+)-(?:([0-9a-f]{8})-)?\d{5}-of-\d{5}\.(?:parquet|jsonl)")
 CARD_TAG = "curate"          # a README whose card carries this tag was written by curate
+IMAGES = "images"            # the card's plots (funnel, lengths, scores), beside README.md
 
 
 def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str = "train",
@@ -80,7 +81,10 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
                             entry(fmt, columns, has_history))
         (staging / FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         license = license or manifest["recipe"].get("output", {}).get("license") or "unknown"
-        (staging / "README.md").write_text(dataset_card(manifest, n_rows, columns, splits, fmt, license),
+        from ..explore.run_plots import card_images
+        images = {caption: path.relative_to(staging).as_posix()
+                  for caption, path in card_images(run_dir, manifest, staging / IMAGES).items()}
+        (staging / "README.md").write_text(dataset_card(manifest, n_rows, columns, splits, fmt, license, images),
                                            encoding="utf-8")
         swap_in(staging, to, split)
     except OSError as exc:
@@ -134,8 +138,11 @@ def swap_in(staging: Path, to: Path, split: str) -> None:
     new = sorted((staging / "data").iterdir())
     old = [p for p in data.iterdir() if (m := SHARD.fullmatch(p.name)) and m.group(1) == split
            and p.name not in {n.name for n in new}]
-    for path in new + [staging / "README.md", staging / FILE]:
-        target = (data if path.parent.name == "data" else to) / path.name
+    images = sorted((staging / IMAGES).glob("*.png"))
+    if images:
+        (to / IMAGES).mkdir(exist_ok=True)
+    for path in new + images + [staging / "README.md", staging / FILE]:
+        target = to / path.relative_to(staging)
         if not target.resolve().is_relative_to(to.resolve()):
             raise ConfigError(f"refusing to write {target}: outside the export folder {to}")
         os.replace(path, target)
@@ -175,10 +182,10 @@ def write_shards(source: pq.ParquetFile, shards: list[Path], per_shard: int, fmt
 
 
 def dataset_card(manifest: dict, n_rows: int, columns: list[str], splits: dict[str, str | None], fmt: str,
-                 license: str) -> str:
+                 license: str, images: dict[str, str] | None = None) -> str:
     """The README: Hub metadata (every split in the folder, split -> content tag of its shards),
-    how to load it, the funnel, the resolved recipe and provenance. The first split is the one
-    this run was exported as."""
+    how to load it, the funnel (a table and `images`: {caption: relative path}), the resolved
+    recipe and provenance. The first split is the one this run was exported as."""
     recipe = manifest["recipe"]
     split = next(iter(splits))
     header = {
@@ -229,6 +236,7 @@ Per-step funnel (every rejected record is in the run's `rejected.parquet` with i
 
 {chr(10).join(funnel)}
 
+{chr(10).join(f"![{caption}]({path})" + chr(10) for caption, path in (images or {}).items())}
 Recipe (resolved, with every default):
 
 ```yaml
