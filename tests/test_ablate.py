@@ -74,10 +74,15 @@ def test_ablate_measures_each_step_at_one_budget_and_reuses_what_it_can(tiny, tm
     assert again.exit_code == 0, again.output
     reuse = json.loads((out / "ablation_setup.json").read_text())["reuse"]
     assert reuse["adapters_trained"] == 0 and reuse["evals_run"] == 0
-    page = cli("report", full["run_dir"], "--include", out, "--out", tmp_path / "report.html")
+    compared = cli("compare", "--baseline", without["data"], "--treatment", full["run_dir"], "--suite",
+                   tmp_path / "loss.yaml", "--model", tiny, "--seeds", "1", "--max-len", "64", "--out", tmp_path / "cmp")
+    assert compared.exit_code == 0, compared.output
+    page = cli("report", full["run_dir"], "--include", out, "--include", tmp_path / "cmp", "--out",
+               tmp_path / "report.html")
     assert page.exit_code == 0, page.output
     html = (tmp_path / "report.html").read_text()
     assert "Ablation: which step helps" in html and "03 score.ifd + 04 select.top" in html
+    assert "Comparison</h2>" in html and "loss.yaml (loss, lower is better)" in html.split("Comparison</h2>")[1]
     assert "data:image/png;base64" in html.split("Ablation: which step helps")[1]
     from test_report import CHROMIUM, _browser
     if CHROMIUM:                                          # the section renders in a real browser

@@ -202,9 +202,9 @@ class Report:
     def results(self) -> str:
         """The ablation and compare folders given with `--include`: their tables and plots."""
         parts = []
-        for kind, folder, table, plot in self.include:
+        for n, (kind, folder, table, plot) in enumerate(self.include):
             title = "Ablation: which step helps" if kind == "ablation" else "Comparison"
-            parts.append(f"<h2 class='included' id='{kind}-{len(parts)}'>{title}</h2><p class='note'>{_esc(folder)}</p>")
+            parts.append(f"<h2 class='included' id='{kind}-{n}'>{title}</h2><p class='note'>{_esc(folder)}</p>")
             for metric, rows in (table.items() if kind == "ablation" else [("", table)]):
                 if metric:
                     parts.append(f"<h3>{_esc(metric)}</h3>")
