@@ -14,6 +14,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="Curate instruction datasets with recipes; explore runs with SQL; export to the Hub.")
 
 
+@app.callback()
+def _quiet() -> None:
+    """Before any command: third-party warnings and progress bars go to the log, not the terminal."""
+    from .quiet import quiet_third_party
+    quiet_third_party()
+
+
 def _use_data_dir(folder: Optional[Path]) -> None:
     """`--data-dir` is `$CURATE_DATA` for this command (the built-in suites read it)."""
     if folder is not None:
@@ -128,8 +135,9 @@ def export(run_dir: Path = typer.Argument(..., metavar="RUN"),
     """Write the final dataset as Hub-ready shards plus a dataset card (atomically: a failed export
     leaves the previous one intact)."""
     try:
+        from .explore.run_plots import card_images
         from .io.export import export as do_export
-        typer.echo(str(do_export(run_dir, to, format, split, hub, license, force=force)))
+        typer.echo(str(do_export(run_dir, to, format, split, hub, license, force=force, card_images=card_images)))
     except CurateError as exc:
         _fail(exc)
 

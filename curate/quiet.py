@@ -9,7 +9,10 @@ progress. The command line therefore, before anything imports them:
   the terminal (the path is in docs/GUIDE.md, for when something needs explaining).
 
 curate's own messages (progress, notes, `error:` lines) are printed by curate and are not affected.
-Only the CLI calls this: a Python user's own logging and warnings setup is left alone.
+Only the command line calls this (from the app's callback, so every way of invoking the app gets it,
+the test runner's included): a Python user's own logging and warnings setup is left alone. It runs
+once per process; when transformers or huggingface_hub were imported before (they read their
+environment switches at import), their own functions are called instead.
 """
 
 from __future__ import annotations
@@ -30,7 +33,21 @@ def log_path() -> Path:
     return folder / "curate.log"
 
 
+_done = False
+
+
 def quiet_third_party() -> None:
+    global _done
+    import sys
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    if _done:
+        return
+    _done = True
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     try:

@@ -76,10 +76,12 @@ def bare(recipe) -> dict:
     return data
 
 
-def run_variant(data: dict, base_dir: str | None, runs: Path, progress: bool) -> Path:
-    from ..recipe import Recipe
+def run_variant(like, data: dict, runs: Path, progress: bool) -> Path:
+    """Run `data` as a recipe beside `like` (the user's recipe): its class and folder are the ones
+    the variant is read with, so relative input paths mean the same (evals sit below the recipe
+    module and do not import it)."""
     from ..runner import Runner
-    return Runner(Recipe.from_dict(data, base_dir=base_dir), runs, progress=progress).run()
+    return Runner(type(like).from_dict(data, base_dir=like.base_dir), runs, progress=progress).run()
 
 
 def units(recipe, full_run: Path) -> list[tuple[int, ...]]:
@@ -121,7 +123,7 @@ def plan(recipe, out: Path, prefixes: bool, progress: bool, notes) -> Plan:
                           "--baseline INPUT --treatment RUN")
     runs, base = out / "runs", bare(recipe)
     notes.note(f"ablate: the full recipe ({len(recipe.steps)} steps)")
-    full_run = run_variant(base, recipe.base_dir, runs, progress)
+    full_run = run_variant(recipe, base, runs, progress)
     full = _from_run(Variant("full", "full recipe", "full"), full_run)
     result = Plan(full)
     for group in units(recipe, full_run):
@@ -133,22 +135,22 @@ def plan(recipe, out: Path, prefixes: bool, progress: bool, notes) -> Plan:
         else:
             notes.note(f"ablate: without {name}")
             kept = [s for i, s in enumerate(base["steps"]) if i not in group]
-            _run_into(variant, {**base, "steps": kept}, recipe.base_dir, runs, progress)
+            _run_into(variant, {**base, "steps": kept}, recipe, runs, progress)
         result.ablations.append(variant)
     if prefixes:
         for j in range(len(recipe.steps)):
             name = "the input" if j == 0 else f"01–{j:02d}" if j > 1 else "01"
             notes.note(f"ablate: the recipe's first {j} step(s)")
             variant = Variant(f"prefix-{j:02d}", name, "prefix", tuple(range(j)), next_step=label(recipe, (j,)))
-            _run_into(variant, {**base, "steps": base["steps"][:j]}, recipe.base_dir, runs, progress)
+            _run_into(variant, {**base, "steps": base["steps"][:j]}, recipe, runs, progress)
             result.prefixes.append(variant)
     _mark_same_examples(result)
     return result
 
 
-def _run_into(variant: Variant, data: dict, base_dir, runs: Path, progress: bool) -> None:
+def _run_into(variant: Variant, data: dict, like, runs: Path, progress: bool) -> None:
     try:
-        _from_run(variant, run_variant(data, base_dir, runs, progress))
+        _from_run(variant, run_variant(like, data, runs, progress))
     except CurateError as exc:      # e.g. a later step needs what the removed one made
         variant.note = f"the recipe does not run without it: {str(exc).splitlines()[0]}"
 

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pyarrow.parquet as pq
 import yaml
@@ -41,10 +42,14 @@ IMAGES = "images"            # the card's plots (funnel, lengths, scores), besid
 
 
 def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str = "train",
-           hub: str | None = None, license: str | None = None, shard_mb: int = 256, force: bool = False) -> Path:
+           hub: str | None = None, license: str | None = None, shard_mb: int = 256, force: bool = False,
+           card_images: Callable[[Path, dict, Path], dict[str, Path]] | None = None) -> Path:
     """Write the run's final dataset into `to` in the Hub layout, atomically: everything is written
     beside `to` first and moved in only when complete, so a failure (a full disk, a kill) leaves the
-    previous export as it was. Other splits already in `to` stay and are listed in the card."""
+    previous export as it was. Other splits already in `to` stay and are listed in the card.
+
+    `card_images(run_dir, manifest, folder)` draws the plots the card embeds ({caption: png}); the
+    CLI passes `curate.explore.run_plots.card_images` (plotting sits above io, so it is handed in)."""
     run_dir, to = Path(run_dir), Path(to)
     if fmt not in WRITERS:
         raise ConfigError(f"--format {fmt}: choose one of {', '.join(WRITERS)}")
@@ -81,9 +86,8 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
                             entry(fmt, columns, has_history))
         (staging / FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         license = license or manifest["recipe"].get("output", {}).get("license") or "unknown"
-        from ..explore.run_plots import card_images
-        images = {caption: path.relative_to(staging).as_posix()
-                  for caption, path in card_images(run_dir, manifest, staging / IMAGES).items()}
+        drawn = card_images(run_dir, manifest, staging / IMAGES) if card_images else {}
+        images = {caption: path.relative_to(staging).as_posix() for caption, path in drawn.items()}
         (staging / "README.md").write_text(dataset_card(manifest, n_rows, columns, splits, fmt, license, images),
                                            encoding="utf-8")
         swap_in(staging, to, split)
