@@ -52,6 +52,10 @@ def test_ablate_measures_each_step_at_one_budget_and_reuses_what_it_can(tiny, tm
     for name, r in effects.items():
         assert r["low"] <= r["diff"] <= r["high"] and r["detectable"] >= 0, name
         assert r["verdict"] in ("helps", "hurts", "inconclusive", "no change"), name
+        if r["verdict"] != "no change":       # how many of the records trained on differed between the arms
+            assert r["seen"] > 0 and 0 <= r["unshared"] <= 2 * r["seen"], name
+    # without compose, the arm loses the added records it would have seen; the rest are shared
+    assert effects["05 compose.sequential"]["unshared"] > 0
     assert effects["adding 03 score.ifd after 01–02"]["verdict"] == "no change"     # a score nobody reads yet
     setup = json.loads((out / "ablation_setup.json").read_text())
     # compose is ablated by removing what it added: the full final minus its 6 records
@@ -67,6 +71,7 @@ def test_ablate_measures_each_step_at_one_budget_and_reuses_what_it_can(tiny, tm
     assert reuse["stages_reused"] > 0 and reuse["variants_not_trained"] >= 2   # shared prefixes; same examples
     assert reuse["adapters_trained"] == 2 * (len(setup["variants"]) - reuse["variants_not_trained"])
     md = (out / "ablation.md").read_text()
+    assert "records per seed" in md and "not in both" in md
     assert "95% interval" in md and "detectable (80% power)" in md and (out / "ablation.png").stat().st_size > 5000
     table = result.output[result.output.rindex("loss.yaml (loss"):].splitlines()[:-1]    # the printed summary
     assert len(table) == len(effects) + 1 and all(len(line) <= 80 for line in table)

@@ -266,3 +266,19 @@ def test_init_adapter_continues_training_from_an_adapter(tiny_model, tmp_path, c
     bad = cli("train", tmp_path / "qa.jsonl", "--out", tmp_path / "d", "--model", tiny_model,
               "--init-adapter", tmp_path / "a", "-q")
     assert bad.exit_code != 0 and "not a LoRA adapter folder" in bad.output
+
+
+def test_arms_that_share_records_train_on_them_in_the_same_order():
+    """Common random numbers: removing records from a dataset leaves the order of the others as
+    it was, so two arms cut at one token budget see the same records except where they differ."""
+    from curate.train.examples import Example
+    from curate.train.packing import order_of
+    examples = [Example(ids=[1] * (5 + i % 7), labels=[1] * (5 + i % 7), key=f"src/{i}") for i in range(200)]
+    fewer = [e for i, e in enumerate(examples) if i % 10 != 3]
+    keys = [examples[i].key for i in order_of(examples, 3)]
+    kept = {e.key for e in fewer}
+    assert [fewer[i].key for i in order_of(fewer, 3)] == [k for k in keys if k in kept]
+    assert keys != sorted(keys, key=lambda k: int(k.split("/")[1]))                   # shuffled
+    assert keys != [examples[i].key for i in order_of(examples, 4)]                    # another seed, another order
+    placed = [k for row in pack(fewer, 64, 3) for k in row.keys]
+    assert sorted(placed) == sorted(kept)                                              # each record once

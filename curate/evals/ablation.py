@@ -61,7 +61,7 @@ def ablate(recipe, out: str | Path, suites: list[str] | None = None, seeds: int 
     effects: dict[str, dict] = {}
     for measure, identity in zip(todo, identities):
         dirs = _evaluate(measure, identity, trained, out, options["model"], limit, batch_size, progress, reuse)
-        effects.update(_effects(variants, measure, dirs))
+        effects.update(_effects(variants, measure, dirs, trained))
     clock["eval_s"] = time.time() - clock["started"] - clock["curate_s"] - clock["train_s"]
     setup = {"recipe": recipe.name, "model": options["model"], "budget_tokens": budget, "seeds": seeds,
              "items_per_group": limit, "suites": suites, "train_options": options,
@@ -121,9 +121,27 @@ def _evaluate(measure, identity: list, runs: dict, out: Path, model: str, limit,
     return dirs
 
 
-def _effects(variants: Plan, measure, dirs: dict[str, list[Path]]) -> dict[str, dict]:
+def seen_records(folder: Path) -> set[str] | None:
+    """The records a trained arm saw (its `seen.json`; None for an adapter from before it was kept)."""
+    path = Path(folder) / "seen.json"
+    return set(json.loads(path.read_text())) if path.is_file() else None
+
+
+def unshared(trained: dict, a: str, b: str) -> dict | None:
+    """How many records arms `a` and `b` did not both see, and how many `b` saw, per seed on average:
+    at a budget below the dataset, a step whose removal changes none of the records seen cannot
+    have an effect at that budget, whatever it does to the dataset."""
+    pairs = [(seen_records(fa), seen_records(fb)) for (fa, _), (fb, _) in zip(trained[a], trained[b])]
+    if not pairs or any(x is None or y is None for x, y in pairs):
+        return None
+    return {"unshared": sum(len(x ^ y) for x, y in pairs) / len(pairs),
+            "seen": sum(len(y) for _, y in pairs) / len(pairs)}
+
+
+def _effects(variants: Plan, measure, dirs: dict[str, list[Path]], trained: dict) -> dict[str, dict]:
     """{metric: {unit label: effect}}: for each switched-off step, full − without; for each
-    prefix, (the prefix with one more step) − (the prefix)."""
+    prefix, (the prefix with one more step) − (the prefix). Each measured row also says how many
+    of the records the two arms trained on differed (`unshared`)."""
     def arm(v: Variant) -> str | None:
         return v.same_as or (v.name if v.data else None)
     out: dict[str, dict] = {}
@@ -145,7 +163,8 @@ def _effects(variants: Plan, measure, dirs: dict[str, list[Path]]) -> dict[str, 
                 baseline, _ = scores_matrix(dirs[without_it], column)
                 treatment, _ = scores_matrix(dirs[with_it], column)
                 result = oriented(bootstrap_diff(baseline, treatment), lower)
-                table[name] = {"kind": kind, **result, "verdict": VERDICTS[result["verdict"]], "note": variant.note}
+                table[name] = {"kind": kind, **result, "verdict": VERDICTS[result["verdict"]], "note": variant.note,
+                               **(unshared(trained, with_it, without_it) or {})}
     return out
 
 
@@ -166,7 +185,8 @@ def write_report(effects: dict, setup: dict, out: Path) -> Path:
             lines.append(f"| {name} | {r['diff']:+.4f} | [{r['low']:+.4f}, {r['high']:+.4f}] | **{r['verdict']}** | "
                          f"{r['detectable']:.4f} |")
         lines += [""] + [f"- {name}: " + "; ".join(filter(None, [
-            power_note(r) if "diff" in r and r["verdict"] != "no change" else "", r.get("note", "")])) + "."
+            power_note(r) if "diff" in r and r["verdict"] != "no change" else "", _shared_note(r),
+            r.get("note", "")])) + "."
             for name, r in table.items()] + [""]
     reuse, seconds = setup["reuse"], setup["seconds"]
     lines += ["## Cost and reuse", "",
@@ -182,6 +202,13 @@ def write_report(effects: dict, setup: dict, out: Path) -> Path:
     path = out / "ablation.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _shared_note(r: dict) -> str:
+    if "unshared" not in r:
+        return ""
+    return (f"the two arms trained on {r['seen']:,.0f} records per seed, {r['unshared']:,.1f} of them not in both "
+            "(the rest, the same records in the same order)")
 
 
 def plot_effects(effects: dict, path: Path) -> Path:

@@ -51,7 +51,9 @@ def stable(settings: dict) -> dict:
 def train_settings(cfg) -> dict:
     """The training settings an arm's key covers: all but data and out (`stable`); an adapter
     training continues from counts by its content, not by where it lies."""
+    from ..train.packing import ORDER
     settings = stable(cfg.model_dump(mode="json", exclude={"data", "out"}))
+    settings["order"] = ORDER                  # adapters trained in another example order are others
     if cfg.init_adapter:
         settings["init_adapter"] = folder_fingerprint(Path(cfg.init_adapter))
     return settings

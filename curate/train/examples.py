@@ -20,6 +20,7 @@ class Example:
     ids: list[int]
     labels: list[int]          # the token id where it carries loss, -100 where it does not
     truncated: bool = False
+    key: str = ""              # the record's identity (origin/id): its place in the packing order
 
 
 class EncodeError(ValueError):

@@ -62,6 +62,7 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
             skipped[str(exc).split(":")[0] if "tokens >" not in str(exc) else "longer than max_len"] += 1
             continue
         truncated += ex.truncated
+        ex.key = f"{rec.get('origin') or ''}/{rec['id']}" if rec.get("id") is not None else ""
         examples.append(ex)
     if not examples:
         raise ConfigError(f"no record could be encoded for training: {dict(skipped)}")
@@ -79,7 +80,7 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
             if room <= 0:
                 break
             if len(r.ids) > room:
-                r = PackedRow(r.ids[:room], r.labels[:room], r.positions[:room], r.examples)
+                r = PackedRow(r.ids[:room], r.labels[:room], r.positions[:room], r.examples, r.keys)
             kept.append(r)
             total += len(r.ids)
         rows = kept
@@ -200,6 +201,9 @@ class Trainer:
                    "trainable_params": sum(p.numel() for p in params), "added_tokens": new_tokens,
                    "loss_computed_at": loss_path.name}
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        # The records trained on (a budget's cut row counts whole): what `curate ablate` and
+        # `compare` read to say how many records two arms did not share.
+        (self.out / "seen.json").write_text(json.dumps(sorted({k for r in plan.rows for k in r.keys if k})))
         shutil.rmtree(self.out / "checkpoint", ignore_errors=True)
         from .plot import plot_loss
         plot_loss(self.out / "metrics.jsonl", self.out / "loss.png")
