@@ -91,18 +91,44 @@ def _train(variants: Plan, out: Path, options: dict, seeds: int, budget: int, pr
              "stages_run": sum(v.stages - v.reused_stages for v in variants.variants if v.run_dir),
              "stages_reused": sum(v.reused_stages for v in variants.variants if v.run_dir),
              "variants_not_trained": sum(1 for v in variants.variants if not v.data or v.same_as)}
+    reuse["adapters_shared"] = 0
+    by_plan: dict[tuple[int, str], tuple[Path, str]] = {}
     todo = variants.trainable()
     for n, variant in enumerate(todo, 1):
         data_id = data_identity(variant.data)
         for seed in range(seeds):
             cfg = TrainConfig(data=variant.data, out="-", seed=seed, max_tokens=budget, epochs=100.0, **options)
             key = arm_key(data_id, model_id, train_settings(cfg))
-            reuse["adapters_reused" if (store() / "train" / key / "summary.json").is_file() else "adapters_trained"] += 1
-            folder, key = train_one(cfg, data_id, model_id, progress, notes,
-                                    f"ablate: {variant.label} ({n}/{len(todo)}), seed {seed + 1} of {seeds}")
+            label = f"ablate: {variant.label} ({n}/{len(todo)}), seed {seed + 1} of {seeds}"
+            done = (store() / "train" / key / "summary.json").is_file()
+            rows = None if done else plan_of(cfg)
+            if rows is not None and (seed, rows) in by_plan:     # the budget cuts the same rows: the same adapter
+                folder, key = by_plan[(seed, rows)]
+                reuse["adapters_shared"] += 1
+                notes.note(f"{label}: the same packed rows as an arm already trained, its adapter is used")
+            else:
+                reuse["adapters_reused" if done else "adapters_trained"] += 1
+                folder, key = train_one(cfg, data_id, model_id, progress, notes, label)
+                rows = plan_of(cfg, folder, rows)
+                if rows is not None:
+                    by_plan[(seed, rows)] = (folder, key)
             link_cached(folder, out / "arms" / variant.name / f"seed-{seed}" / "train")
             runs.setdefault(variant.name, []).append((folder, key))
     return runs, reuse
+
+
+def plan_of(cfg, folder: Path | None = None, known: str | None = None) -> str | None:
+    """The digest of the rows `cfg` trains on (`train.loop.plan_digest`; `known` when computed
+    already), kept beside a trained adapter (`plan.json`) so a rerun does not tokenize its data
+    again."""
+    from ..train.loop import plan_digest
+    path = folder / "plan.json" if folder is not None else None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text())["rows"]
+    rows = known or plan_digest(cfg)
+    if path is not None:
+        path.write_text(json.dumps({"rows": rows}))
+    return rows
 
 
 def _evaluate(measure, identity: list, runs: dict, out: Path, model: str, limit, batch_size: int, progress: bool,
@@ -138,6 +164,14 @@ def unshared(trained: dict, a: str, b: str) -> dict | None:
             "seen": sum(len(y) for _, y in pairs) / len(pairs)}
 
 
+def same_training(trained: dict, a: str, b: str) -> bool:
+    """Whether arms `a` and `b` trained the same adapter for every seed (byte for byte): at a
+    budget below the dataset, removing a step often changes none of the records trained on."""
+    from ..fingerprint import folder_fingerprint
+    return all(folder_fingerprint(Path(fa) / "adapter") == folder_fingerprint(Path(fb) / "adapter")
+               for (fa, _), (fb, _) in zip(trained[a], trained[b]))
+
+
 def _effects(variants: Plan, measure, dirs: dict[str, list[Path]], trained: dict) -> dict[str, dict]:
     """{metric: {unit label: effect}}: for each switched-off step, full − without; for each
     prefix, (the prefix with one more step) − (the prefix). Each measured row also says how many
@@ -159,10 +193,15 @@ def _effects(variants: Plan, measure, dirs: dict[str, list[Path]], trained: dict
             elif with_it == without_it:
                 table[name] = {"kind": kind, "verdict": "no change", "diff": 0.0, "low": 0.0, "high": 0.0,
                                "detectable": 0.0, "note": "the same training examples with and without it"}
+            elif same_training(trained, with_it, without_it):
+                table[name] = {"kind": kind, "verdict": "no change", "diff": 0.0, "low": 0.0, "high": 0.0,
+                               "detectable": 0.0, **(unshared(trained, with_it, without_it) or {}),
+                               "note": "at this budget both arms trained the same adapters (the records it changes "
+                                       "were not among those trained on)"}
             else:
                 baseline, _ = scores_matrix(dirs[without_it], column)
                 treatment, _ = scores_matrix(dirs[with_it], column)
-                result = oriented(bootstrap_diff(baseline, treatment), lower)
+                result = oriented(bootstrap_diff(baseline, treatment, paired_seeds=True), lower)
                 table[name] = {"kind": kind, **result, "verdict": VERDICTS[result["verdict"]], "note": variant.note,
                                **(unshared(trained, with_it, without_it) or {})}
     return out
@@ -191,8 +230,9 @@ def write_report(effects: dict, setup: dict, out: Path) -> Path:
     reuse, seconds = setup["reuse"], setup["seconds"]
     lines += ["## Cost and reuse", "",
               f"- stages: {reuse['stages_run']} run, {reuse['stages_reused']} reused from shared prefixes",
-              f"- adapters: {reuse['adapters_trained']} trained, {reuse['adapters_reused']} reused from the cache; "
-              f"{reuse['variants_not_trained']} variant(s) needed no training",
+              f"- adapters: {reuse['adapters_trained']} trained, {reuse['adapters_reused']} reused from the cache, "
+              f"{reuse.get('adapters_shared', 0)} not trained because the budget cut the same rows as another "
+              f"arm's; {reuse['variants_not_trained']} variant(s) needed no training",
               f"- evals: {reuse['evals_run']} run, {reuse['evals_reused']} reused",
               f"- wall time: {seconds['total_s']:,.0f} s (curation {seconds['curate_s']:,.0f}, training "
               f"{seconds['train_s']:,.0f}, evaluation {seconds['eval_s']:,.0f})", "",
@@ -213,7 +253,7 @@ def _shared_note(r: dict) -> str:
 
 def plot_effects(effects: dict, path: Path) -> Path:
     """One forest plot over every metric: each step's effect with its interval."""
-    rows = {f"{name} · {metric}" if len(effects) > 1 else name: r
+    rows = {f"{name} · {metric.split(' (')[0]}" if len(effects) > 1 else name: r
             for metric, table in effects.items() for name, r in table.items() if "diff" in r}
     return plot_comparison(rows, path, xlabel="full recipe − without the step (95% bootstrap interval)",
                            title="; ".join(effects))

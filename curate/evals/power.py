@@ -13,19 +13,26 @@ import numpy as np
 
 
 def bootstrap_diff(baseline: np.ndarray, treatment: np.ndarray, rounds: int = 2000, seed: int = 0,
-                   level: float = 0.95) -> dict:
+                   level: float = 0.95, paired_seeds: bool = False) -> dict:
     """`baseline`, `treatment`: (seeds, items) score matrices over the same items. Mean difference
-    (treatment - baseline), its interval, and the verdict."""
+    (treatment - baseline), its interval, and the verdict.
+
+    Items are always resampled for both arms together. Seeds are resampled within each arm, or,
+    with `paired_seeds`, together: row k of both arms was trained with seed k (the same LoRA
+    initialisation and the same record-keyed example order), so seed k's difference is one unit,
+    and what both arms share by seed cancels instead of counting as noise."""
     baseline, treatment = np.atleast_2d(baseline), np.atleast_2d(treatment)
     if baseline.shape[1] != treatment.shape[1]:
         raise ValueError("both arms must be scored on the same items")
+    if paired_seeds and baseline.shape[0] != treatment.shape[0]:
+        raise ValueError("paired seeds need the same seeds in both arms")
     rng = np.random.default_rng(seed)
     n_items = baseline.shape[1]
     diffs = np.empty(rounds)
     for k in range(rounds):
         items = rng.integers(0, n_items, n_items)
         sb = rng.integers(0, baseline.shape[0], baseline.shape[0])
-        st = rng.integers(0, treatment.shape[0], treatment.shape[0])
+        st = sb if paired_seeds else rng.integers(0, treatment.shape[0], treatment.shape[0])
         diffs[k] = treatment[np.ix_(st, items)].mean() - baseline[np.ix_(sb, items)].mean()
     lo, hi = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
     diff = float(treatment.mean() - baseline.mean())

@@ -91,6 +91,20 @@ def make_plan(cfg: TrainConfig, tokenizer, records: list[dict]) -> Plan:
     return Plan(rows, len(examples), skipped, truncated)
 
 
+def plan_digest(cfg: TrainConfig) -> str | None:
+    """A digest of exactly what `cfg` would train on: the packed rows (token ids, labels and
+    positions) its plan cuts at the budget. Two configs with the same settings and the same digest
+    train the same adapter, whatever their data files hold beyond the budget; None when the data
+    asks for new tokens (the rows then depend on the grown tokenizer)."""
+    from ..fingerprint import digest
+    from ..models.lm import adapter_tokenizer
+    if data_tokens(cfg.data) or cfg.add_tokens:
+        return None
+    tokenizer, _ = adapter_tokenizer(cfg.model, cfg.init_adapter)
+    plan = make_plan(cfg, tokenizer, load_training_records(cfg.data, cfg.limit))
+    return digest([[r.ids, r.labels, r.positions] for r in plan.rows])
+
+
 def data_tokens(data: str) -> list[str]:
     """Tokens a run's steps ask the trainer to add (`add_tokens` in a stage's stats, from
     mark.context_indicator with special_token: true), so training on the run needs no flag."""
