@@ -236,7 +236,7 @@ def write_report(effects: dict, setup: dict, out: Path) -> Path:
               f"- evals: {reuse['evals_run']} run, {reuse['evals_reused']} reused",
               f"- wall time: {seconds['total_s']:,.0f} s (curation {seconds['curate_s']:,.0f}, training "
               f"{seconds['train_s']:,.0f}, evaluation {seconds['eval_s']:,.0f})", "",
-              "Interval: percentile bootstrap resampling eval items (paired) and seeds (per arm), 2,000 rounds.", "",
+              "Interval: percentile bootstrap resampling eval items and seeds, both paired across the arms, 2,000 rounds.", "",
               "![each step's effect](ablation.png)", ""]
     plot_effects(effects, out / "ablation.png")
     path = out / "ablation.md"

@@ -85,7 +85,8 @@ def write_report(results: dict[str, dict], out: Path, title: str, items_auto: di
                                                            for name, c in items_auto.items()]
     first = next(iter(results.values()))
     lines += ["", f"Seeds: baseline {first['seeds'][0]}, treatment {first['seeds'][1]}. "
-              "Interval: percentile bootstrap resampling items (paired) and seeds (per arm), 2,000 rounds.",
+              "Interval: percentile bootstrap resampling items and seeds, both paired across the arms (seeds per arm "
+              "where the arms have different seeds), 2,000 rounds.",
               "", "![difference with interval](compare.png)", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
@@ -197,10 +198,12 @@ def _evaluate_arms(measure, identity: list, n, arms: dict, model: str, batch_siz
 
 
 def _paired(measure, dirs: dict[str, list[Path]]) -> list[tuple[str, dict]]:
-    """The paired bootstrap of treatment against baseline for each metric the results carry."""
+    """The paired bootstrap of treatment against baseline for each metric the results carry: items
+    paired, and seeds paired when both arms have the same seeds (seed k of each arm starts from the
+    same LoRA initialisation and reads shared records in the same keyed order)."""
     out = []
     for name, column, lower in metrics_of(dirs["baseline"][0], measure.name):
         b, _ = scores_matrix(dirs["baseline"], column)
         t, _ = scores_matrix(dirs["treatment"], column)
-        out.append((name, oriented(bootstrap_diff(b, t), lower)))
+        out.append((name, oriented(bootstrap_diff(b, t, paired_seeds=b.shape == t.shape), lower)))
     return out
