@@ -172,6 +172,12 @@ def same_training(trained: dict, a: str, b: str) -> bool:
                for (fa, _), (fb, _) in zip(trained[a], trained[b]))
 
 
+def _no_change(kind: str, note: str, **extra) -> dict:
+    """A row whose two arms trained the same thing: an effect of exactly zero, and why."""
+    return {"kind": kind, "verdict": "no change", "diff": 0.0, "low": 0.0, "high": 0.0, "detectable": 0.0,
+            **extra, "note": note}
+
+
 def _effects(variants: Plan, measure, dirs: dict[str, list[Path]], trained: dict) -> dict[str, dict]:
     """{metric: {unit label: effect}}: for each switched-off step, full − without; for each
     prefix, (the prefix with one more step) − (the prefix). Each measured row also says how many
@@ -191,13 +197,11 @@ def _effects(variants: Plan, measure, dirs: dict[str, list[Path]], trained: dict
             if without_it is None:
                 table[name] = {"kind": kind, "verdict": "not measured", "note": variant.note}
             elif with_it == without_it:
-                table[name] = {"kind": kind, "verdict": "no change", "diff": 0.0, "low": 0.0, "high": 0.0,
-                               "detectable": 0.0, "note": "the same training examples with and without it"}
+                table[name] = _no_change(kind, "the same training examples with and without it")
             elif same_training(trained, with_it, without_it):
-                table[name] = {"kind": kind, "verdict": "no change", "diff": 0.0, "low": 0.0, "high": 0.0,
-                               "detectable": 0.0, **(unshared(trained, with_it, without_it) or {}),
-                               "note": "at this budget both arms trained the same adapters (the records it changes "
-                                       "were not among those trained on)"}
+                table[name] = _no_change(kind, "at this budget both arms trained the same adapters (the records it "
+                                               "changes were not among those trained on)",
+                                         **(unshared(trained, with_it, without_it) or {}))
             else:
                 baseline, _ = scores_matrix(dirs[without_it], column)
                 treatment, _ = scores_matrix(dirs[with_it], column)

@@ -215,8 +215,8 @@ class Trainer:
                    "trainable_params": sum(p.numel() for p in params), "added_tokens": new_tokens,
                    "loss_computed_at": loss_path.name}
         (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
-        # The records trained on (a budget's cut row counts whole): what `curate ablate` and
-        # `compare` read to say how many records two arms did not share.
+        # The records trained on (a budget's cut row counts whole): what `curate ablate` reads
+        # to say how many records two arms did not share.
         (self.out / "seen.json").write_text(json.dumps(sorted({k for r in plan.rows for k in r.keys if k})))
         shutil.rmtree(self.out / "checkpoint", ignore_errors=True)
         from .plot import plot_loss
