@@ -1,20 +1,22 @@
 """Benchmark: `curate train` at its defaults against the LoRA script a new user writes with Hugging
 Face `Trainer` + PEFT (benchmarks/hf_trainer_baseline.py: padding collator, the same LoRA targets,
-rank and learning rate, one epoch), each run as the whole command a user types (model load
-included), on three data shapes from ../shared/data:
+rank, dropout and learning rate, one epoch), each run as the whole command a user types (model
+load included), on three data shapes from ../shared/data:
 
     short   Self-Instruct seed and user-oriented tasks: short, uniform records
     mix     the Alpaca demo + LIMA, sampled: short and long together
     long    LIMA's longest records: every example fills a 1024-token row
 
-Reported per shape: wall seconds, trained tokens (prompt + response, no pad) per second, the
-ratio, and the share of this CPU's fp32 matmul peak, measured here with a GEMM (LoRA training
-costs about 4 x parameters FLOPs per token: forward, and backward through the frozen weights
-without their gradients). Then peak memory of `curate train` at max_len 1024 and 2048 with the
-loss at supervised positions only and with full logits (`loss_at: full_logits`, the old path).
+The baseline runs twice: at Trainer's defaults (fp32 on a CPU) and with `bf16=True` (Trainer's
+CPU autocast, for a user who knows the flag). Reported per shape: wall seconds, trained tokens
+(prompt + response, no pad) per second, the ratio to each baseline, the precision curate chose on
+this machine, and the share of this CPU's measured matmul peak in that precision (a GEMM here;
+LoRA training costs about 4 x parameters FLOPs per token: forward, and backward through the frozen
+weights without their gradients). Then peak memory of a one-step `curate train` at max_len 1024
+and 2048, now and (with `--before CHECKOUT`, a checkout of an older commit) before.
 Also batched eval generation against one-prompt-at-a-time `generate` (`--only generation`).
 
-    python benchmarks/train_speed.py [--shapes short,mix,long] [--tokens 20000]
+    python benchmarks/train_speed.py [--shapes short,mix,long] [--tokens 20000] [--before DIR]
 """
 
 from __future__ import annotations
@@ -34,11 +36,12 @@ WORK = ROOT / "benchmarks" / "work" / "train_speed"
 PYTHON = sys.executable
 
 
-def gemm_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """fp32 matmul throughput of this machine at torch's thread count: the best of `repeats`
+def gemm_peak_gflops(n: int = 2048, repeats: int = 5, dtype: str = "fp32") -> float:
+    """Matmul throughput of this machine at torch's thread count in `dtype`: the best of `repeats`
     n x n x n products (measured, not assumed from a CPU model)."""
     import torch
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    kind = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype]
+    a, b = torch.randn(n, n, dtype=kind), torch.randn(n, n, dtype=kind)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
@@ -92,6 +95,7 @@ def main() -> None:
                     help="also peak memory at max_len 1024 and 2048")
     ap.add_argument("--prompts", type=int, default=96)
     ap.add_argument("--only", choices=["train", "generation"], help="run one half")
+    ap.add_argument("--before", help="a checkout of an older commit: its peak memory beside today's")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "benchmarks"))
     WORK.mkdir(parents=True, exist_ok=True)
@@ -105,63 +109,79 @@ def main() -> None:
     (WORK / "results.json").write_text(json.dumps(results, indent=2))
 
 
+BASELINES = {"HF Trainer + PEFT (fp32)": [], "HF Trainer + PEFT (bf16)": ["--bf16"]}
+
+
 def train_speed(args, results) -> None:
+    import shutil
     import torch
     from curate.models.bundled import SMOLLM2
     from curate.models.lm import load_model, load_tokenizer, resolve
+    from curate.models.machine import training_dtype
     tokenizer = load_tokenizer(SMOLLM2)
     plain = resolve(SMOLLM2)                        # the plain copy curate saves once: what HF loads
     params = sum(p.numel() for p in load_model(SMOLLM2).parameters())
-    peak = gemm_peak_gflops()
-    print(f"fp32 GEMM peak measured here: {peak:.0f} GFLOP/s at {torch.get_num_threads()} threads; "
-          f"{params / 1e6:.1f}M parameters")
-    print(f"{'shape':<7} {'trainer':<26} {'s':>7} {'tokens':>7} {'tok/s':>7} {'x':>5} {'% peak':>7}")
+    chosen = training_dtype("auto", "cpu")
+    peaks = {d: gemm_peak_gflops(dtype=d) for d in ("fp32", "bf16")}
+    print(f"matmul peak measured here: fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f} GFLOP/s at "
+          f"{torch.get_num_threads()} threads; {params / 1e6:.1f}M parameters; curate's auto precision: {chosen}")
+    results["peaks_gflops"], results["curate_dtype"] = peaks, chosen
+    print(f"{'shape':<6} {'trainer':<25} {'s':>6} {'tokens':>6} {'tok/s':>6} {'x fp32':>6} {'x bf16':>6} {'%peak':>6}")
     for shape in args.shapes.split(","):
         rows = shape_records(shape, args.tokens, tokenizer)
         data = WORK / f"{shape}.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-        hf_out, cu_out = WORK / f"{shape}-hf", WORK / f"{shape}-curate"
-        import shutil
-        shutil.rmtree(cu_out, ignore_errors=True)
-        hf = run_command([PYTHON, str(ROOT / "benchmarks" / "hf_trainer_baseline.py"), str(data), plain, str(hf_out)],
-                         WORK / f"{shape}-hf.log")
-        hf_tokens = json.loads((WORK / f"{shape}-hf.log").read_text().strip().splitlines()[-1])["tokens"]
-        cu = run_command([str(Path(PYTHON).parent / "curate"), "train", str(data), "--out", str(cu_out), "-q"],
-                         WORK / f"{shape}-curate.log")
-        cu_tokens = json.loads((cu_out / "summary.json").read_text())["tokens"]
         entry = {}
-        for name, r, tokens in (("HF Trainer + PEFT", hf, hf_tokens), ("curate train (defaults)", cu, cu_tokens)):
-            rate = tokens / r["seconds"]
-            entry[name] = {"seconds": r["seconds"], "tokens": tokens, "tokens_per_s": rate,
-                           "peak_rss_gib": r["peak_rss_gib"], "peak_share": 4 * params * rate / (peak * 1e9)}
-        base = entry["HF Trainer + PEFT"]["tokens_per_s"]
+        for name, flags in BASELINES.items():
+            log = WORK / f"{shape}-hf{'-bf16' if flags else ''}.log"
+            r = run_command([PYTHON, str(ROOT / "benchmarks" / "hf_trainer_baseline.py"), str(data), plain,
+                             str(WORK / f"{shape}-hf"), *flags], log)
+            entry[name] = {**r, "tokens": json.loads(log.read_text().strip().splitlines()[-1])["tokens"],
+                           "dtype": "bf16" if flags else "fp32"}
+        cu_out = WORK / f"{shape}-curate"
+        shutil.rmtree(cu_out, ignore_errors=True)
+        r = run_command([str(Path(PYTHON).parent / "curate"), "train", str(data), "--out", str(cu_out), "-q"],
+                        WORK / f"{shape}-curate.log")
+        summary = json.loads((cu_out / "summary.json").read_text())
+        entry["curate train (defaults)"] = {**r, "tokens": summary["tokens"], "dtype": summary["dtype"]}
+        for e in entry.values():
+            e["tokens_per_s"] = e["tokens"] / e["seconds"]
+            e["peak_share"] = 4 * params * e["tokens_per_s"] / (peaks[e["dtype"]] * 1e9)
+        fp32, bf16 = (entry[n]["tokens_per_s"] for n in BASELINES)
         for name, e in entry.items():
-            e["speedup"] = e["tokens_per_s"] / base
-            print(f"{shape:<7} {name:<26} {e['seconds']:>7.1f} {e['tokens']:>7} {e['tokens_per_s']:>7.1f} "
-                  f"{e['speedup']:>5.2f} {100 * e['peak_share']:>6.1f}%")
+            e["vs_fp32"], e["vs_bf16"] = e["tokens_per_s"] / fp32, e["tokens_per_s"] / bf16
+            print(f"{shape:<6} {name:<25} {e['seconds']:>6.1f} {e['tokens']:>6} {e['tokens_per_s']:>6.1f} "
+                  f"{e['vs_fp32']:>6.2f} {e['vs_bf16']:>6.2f} {100 * e['peak_share']:>5.1f}%")
         results[shape] = {"records": len(rows), **entry}
     if args.memory:
-        memory(results)
+        memory(results, args.before)
 
 
-def memory(results) -> None:
-    """Peak RSS of a short `curate train` at max_len 1024 and 2048, both loss paths."""
+def memory(results, before: str | None) -> None:
+    """Peak RSS of a one-step `curate train` (4 rows of one example each) at max_len 1024 and 2048:
+    today's defaults, and an older checkout's (`before`) run the same way."""
+    import shutil
     rows = [{"instruction": "Write a long essay.", "input": "", "output": ("word " * 3000).strip()}] * 8
     data = WORK / "long-rows.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    print(f"{'max_len':>7} {'loss at':<22} {'peak RSS GiB':>12} {'s':>7}")
+    print(f"{'max_len':>7} {'code':<30} {'peak RSS GiB':>12} {'s':>7}  exit")
     results["memory"] = {}
+    variants = [("now (defaults)", str(ROOT), "auto")]
+    if before:
+        variants.append((f"before ({Path(before).name}, full logits)", before, "full_logits"))
     for max_len in (1024, 2048):
-        for loss_at in ("full_logits", "auto"):
-            code = ("from curate.quiet import quiet_third_party; quiet_third_party()\n"
+        for name, checkout, loss_at in variants:
+            out = WORK / f"mem-{max_len}-{len(results['memory'])}"
+            code = (f"import sys; sys.path.insert(0, {checkout!r})\n"
+                    "from curate.quiet import quiet_third_party; quiet_third_party()\n"
                     "from curate.train.config import TrainConfig\nfrom curate.train.loop import Trainer\n"
-                    f"Trainer(TrainConfig(data={str(data)!r}, out={str(WORK / f'mem-{max_len}-{loss_at}')!r}, "
+                    f"Trainer(TrainConfig(data={str(data)!r}, out={str(out)!r}, "
                     f"max_len={max_len}, max_tokens={4 * max_len}, loss_at={loss_at!r}), progress=False).run()")
-            import shutil
-            shutil.rmtree(WORK / f"mem-{max_len}-{loss_at}", ignore_errors=True)
-            r = run_command([PYTHON, "-c", code], WORK / f"mem-{max_len}-{loss_at}.log")
-            name = "supervised positions" if loss_at == "auto" else "full logits"
-            print(f"{max_len:>7} {name:<22} {r['peak_rss_gib']:>12.2f} {r['seconds']:>7.1f}")
+            shutil.rmtree(out, ignore_errors=True)
+            from measure import measure
+            r = measure([PYTHON, "-c", code], cwd=checkout, log=str(out) + ".log")
+            # exit -9: killed, on this machine by the kernel's out-of-memory killer (see dmesg)
+            print(f"{max_len:>7} {name:<30} {r['peak_rss_gib']:>12.2f} {r['seconds']:>7.1f}  {r['exit']}")
             results["memory"][f"{max_len} {name}"] = r
 
 

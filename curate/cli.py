@@ -263,8 +263,11 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
           batch_size: int = typer.Option(4, "--batch-size", help="packed rows per micro-batch"),
           grad_accum: int = typer.Option(1, "--grad-accum"), seed: int = typer.Option(0, "--seed"),
           lora_r: int = typer.Option(16, "--lora-r"), lora_alpha: int = typer.Option(32, "--lora-alpha"),
+          lora_dropout: float = typer.Option(0.0, "--lora-dropout"),
           schedule: str = typer.Option("cosine", "--schedule", help="cosine, linear or constant"),
-          device: str = typer.Option("auto", "--device"), dtype: str = typer.Option("auto", "--dtype"),
+          device: str = typer.Option("auto", "--device"),
+          dtype: str = typer.Option("auto", "--dtype", help="auto (bf16 on CUDA; on a CPU bf16 autocast where it "
+                                                            "measures 1.5x faster), fp32 or bf16"),
           limit: Optional[int] = typer.Option(None, "--limit", help="first N records only"),
           init_adapter: Optional[Path] = typer.Option(None, "--init-adapter", help="continue training this LoRA "
                                                                                     "adapter folder"),
@@ -276,7 +279,8 @@ def train(data: str = typer.Argument(..., metavar="DATA", help="a run directory,
         from .train.loop import Trainer
         cfg = TrainConfig(data=data, out=str(out), model=model, max_tokens=max_tokens, epochs=epochs, lr=lr,
                           max_len=max_len, batch_size=batch_size, grad_accum=grad_accum, seed=seed, lora_r=lora_r,
-                          lora_alpha=lora_alpha, schedule=schedule, device=device, dtype=dtype, limit=limit,
+                          lora_alpha=lora_alpha, lora_dropout=lora_dropout, schedule=schedule, device=device,
+                          dtype=dtype, limit=limit,
                           init_adapter=str(init_adapter) if init_adapter else None)
         summary = Trainer(cfg, progress=not quiet).run()
     except ValidationError as exc:

@@ -57,9 +57,13 @@ def test_loss_mask_is_respected(tokenizer):
         encode(tokenizer, {**RECORD, "loss_mask": [1, 0]}, 512)
 
 
-def test_packing_keeps_examples_separate(tiny_model, tokenizer):
+@pytest.mark.parametrize("attention", ["sdpa", "curate_packed"])
+def test_packing_keeps_examples_separate(tiny_model, tokenizer, attention):
     from curate.models.lm import load_model
+    from curate.models.packed_attention import use_packed_attention
     model = load_model(tiny_model).eval()
+    if attention == "curate_packed":
+        assert use_packed_attention(model)
     a = encode(tokenizer, RECORD, 512)
     b = encode(tokenizer, {**RECORD, "instruction": "Name a large ocean.", "response": "The Pacific."}, 512)
     rows = pack([a, b], 512, seed=0)
@@ -72,6 +76,32 @@ def test_packing_keeps_examples_separate(tiny_model, tokenizer):
         for ex, start in zip(order, (0, first)):
             alone = model(input_ids=torch.tensor([ex.ids])).logits[0]
             assert torch.allclose(joint[start:start + len(ex.ids)], alone, atol=1e-4)
+
+
+def test_packed_attention_gives_the_masked_attention_and_its_gradients(tiny_model, tokenizer):
+    """One causal SDPA call per example (no mask) computes what transformers' block-diagonal mask
+    computes: same logits, same LoRA gradients, rows with several examples and padded tails."""
+    from curate.models.lm import load_model
+    from curate.train.loop import _lora
+    from curate.models.packed_attention import use_packed_attention
+    records = [RECORD, {**RECORD, "instruction": "Name a colour.", "response": "Green, like grass."},
+               {**RECORD, "instruction": "And another one, please?", "response": "Blue."},
+               {**RECORD, "instruction": "Count to three.", "response": "One, two, three."}]
+    batch = collate(pack([encode(tokenizer, r, 64) for r in records], 64, 0), tokenizer.pad_token_id)
+    assert batch["input_ids"].shape[0] >= 2 and int((batch["position_ids"] == 0).sum()) > batch["input_ids"].shape[0]
+    results = []
+    for packed in (False, True):
+        torch.manual_seed(0)
+        model = _lora(load_model(tiny_model), TrainConfig(data="-", out="-", lora_dropout=0.0))
+        if packed:
+            assert use_packed_attention(model)
+        loss, _ = full_logits_loss_sum(model, batch)
+        out = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
+        loss.backward()
+        results.append((out.detach(), [p.grad for p in model.parameters() if p.requires_grad]))
+    (masked, g_masked), (segmented, g_segmented) = results
+    assert torch.allclose(segmented, masked, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g_segmented, g_masked))
 
 
 def test_loss_falls_and_run_writes_its_outputs(tiny_model, tmp_path):

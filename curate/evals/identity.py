@@ -51,9 +51,12 @@ def stable(settings: dict) -> dict:
 def train_settings(cfg) -> dict:
     """The training settings an arm's key covers: all but data and out (`stable`); an adapter
     training continues from counts by its content, not by where it lies."""
+    from ..models.lm import auto_device
+    from ..models.machine import training_dtype
     from ..train.packing import ORDER
     settings = stable(cfg.model_dump(mode="json", exclude={"data", "out"}))
     settings["order"] = ORDER                  # adapters trained in another example order are others
+    settings["dtype"] = training_dtype(cfg.dtype, auto_device(cfg.device))   # what `auto` means here
     if cfg.init_adapter:
         settings["init_adapter"] = folder_fingerprint(Path(cfg.init_adapter))
     return settings

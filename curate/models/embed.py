@@ -32,6 +32,7 @@ from .bundled import MINILM, minilm_dir
 from ..user_cache import cache_dir
 from . import openvino_backend
 from .embed_cache import EmbeddingCache, text_key
+from .machine import machine_identity
 from .probe_texts import PROBE_TEXTS
 
 BACKENDS = ("fp32", "bf16", "int8", "fp16", "ov-bf16", "ov-fp32")
@@ -92,17 +93,6 @@ def model_identity(location: str, local: bool) -> str:
                 fh.seek(-(1 << 20), os.SEEK_END)
                 h.update(fh.read())
     return h.hexdigest()
-
-
-def machine_identity() -> str:
-    """The CPU model and core count: timings recorded on one machine are not reused on another."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-        name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    except OSError:
-        import platform
-        name = platform.processor()
-    return f"{name or 'cpu'} x{os.cpu_count()}"
 
 
 class Embedder:

@@ -154,6 +154,8 @@ class Trainer:
         import torch
         from transformers import get_scheduler
         from ..models.lm import adapter_tokenizer, auto_device, load_model, with_adapter
+        from ..models.machine import training_dtype
+        from ..models.packed_attention import use_packed_attention
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         device = auto_device(cfg.device)
@@ -174,8 +176,10 @@ class Trainer:
         plan = make_plan(cfg, tokenizer, load_training_records(cfg.data, cfg.limit))
         notes.note(f"train: {plan.examples:,} examples in {len(plan.rows):,} packed rows, {plan.tokens:,} tokens; "
                    f"loading {cfg.model} on {device}")
-        dtype = cfg.dtype if cfg.dtype != "auto" else ("bf16" if device.startswith("cuda") else "fp32")
-        base = load_model(cfg.model, device, dtype)
+        dtype = training_dtype(cfg.dtype, device)
+        # On a CPU the weights stay fp32 and autocast runs the matmuls in bf16 (measured faster
+        # than bf16 weights, whose backward casts back and forth); on CUDA the weights are bf16.
+        base = load_model(cfg.model, device, dtype if device.startswith("cuda") else "fp32")
         if new_tokens:
             grow_embeddings(base, len(tokenizer), tokenizer.convert_tokens_to_ids(new_tokens), pieces)
         if cfg.init_adapter:                 # training goes on from the adapter, its rank and targets kept
@@ -195,6 +199,7 @@ class Trainer:
         metrics = self._metrics_from(start_step)
         pad = tokenizer.pad_token_id
         model.train()
+        use_packed_attention(model)
         loss_path = LossPath(model, full=cfg.loss_at == "full_logits")
         tokens_done = sum(len(r.ids) for r in plan.rows[: start_step * rows_per_step])
         notes.note(f"train: {steps} steps" + (f", resuming after step {start_step}" if start_step else ""))

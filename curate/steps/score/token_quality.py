@@ -55,7 +55,9 @@ class ScoreTokenQuality(Step):
     (`empty: drop`, the default) or trains whole (`empty: keep_whole`)."""
 
     scope = "dataset"
-    version = "2"   # 2: a record left with no kept token goes to the ledger (was: an all-zero mask)
+    # 2: a record left with no kept token goes to the ledger (was: an all-zero mask);
+    # 3: scored on packed rows at the response positions only
+    version = "3"
 
     class Config(StepConfig):
         model: str = Field(SMOLLM2, description="the base model: the one `curate train` will fine-tune")
@@ -73,6 +75,10 @@ class ScoreTokenQuality(Step):
         scope: Literal["global", "per_record"] = Field("global", description="where the share is taken")
         max_tokens: int = Field(2048, ge=16, description="prompt + response tokens read (prompts cut from the left)")
         device: str = Field("auto", description="auto (CUDA when present), cpu or cuda")
+        dtype: Literal["fp32", "bf16"] = Field("fp32", description="scoring precision. bf16 autocast is 2x "
+                                               "faster on a CPU with bf16 matmuls, but its rounding is the size of "
+                                               "the scores: against fp32 it flipped 27% of keep/drop decisions "
+                                               "(benchmarks/RESULTS.md)")
 
         @model_validator(mode="after")
         def _one_reference(self):
@@ -91,6 +97,12 @@ class ScoreTokenQuality(Step):
         frame = conversation_frame(data)
         tokenizer = load_tokenizer(cfg.model)
         items, unscored = _response_tokens(tokenizer, frame.to_dicts())
+        if cfg.mode == "reference":              # a response must fit the window with a token of prompt
+            long = [k for k, (_, answer) in items.items() if len(answer) >= cfg.max_tokens]
+            for k in long:
+                del items[k]
+            if long:
+                unscored[f"response of max_tokens ({cfg.max_tokens}) tokens or more"] = len(long)
         extra: dict = {}
         if cfg.mode == "random":
             rng = np.random.default_rng(self.ctx.seed)
@@ -159,17 +171,17 @@ class ScoreTokenQuality(Step):
         """loss_base - loss_ref per response token (= logp_ref - logp_base), the first token 0."""
         from ...models.greedy import fit_window
         from ...models.lm import auto_device, load_for_eval, load_model
-        from ...models.loglik import continuation_logprobs
+        from ...models.packed_scoring import packed_continuation_logprobs
         cfg = self.config
         device = auto_device(cfg.device)
+        dtype = cfg.dtype
         keys = list(items)
         if not keys:
             return {}, 0
         prompts, cut = fit_window([items[k][0] for k in keys], [len(items[k][1]) for k in keys], cfg.max_tokens)
         pairs = list(zip(prompts, [items[k][1] for k in keys]))
-        pad = tokenizer.pad_token_id or 0
         base = load_model(cfg.model, device).eval()
-        base_lp = continuation_logprobs(base, pad, pairs)
+        base_lp = packed_continuation_logprobs(base, pairs, dtype)
         del base
         if reference_adapter:
             ref_model, _ = load_for_eval(cfg.model, reference_adapter, device)
@@ -178,7 +190,7 @@ class ScoreTokenQuality(Step):
             ref_model = load_model(reference, device).eval()
         if ref_model.get_input_embeddings().num_embeddings < len(tokenizer):
             raise ConfigError(f"score.token_quality: the reference's vocabulary is smaller than {cfg.model}'s")
-        ref_lp = continuation_logprobs(ref_model, pad, pairs)
+        ref_lp = packed_continuation_logprobs(ref_model, pairs, dtype)
         out = {}
         for k, b, r in zip(keys, base_lp, ref_lp):
             score = (r - b).astype(np.float64)
