@@ -104,6 +104,18 @@ def test_packed_attention_gives_the_masked_attention_and_its_gradients(tiny_mode
     assert all(torch.allclose(a, b, atol=1e-6, rtol=1e-4) for a, b in zip(g_segmented, g_masked))
 
 
+def test_packed_attention_leaves_sliding_window_models_to_transformers():
+    """A sliding window lives in the mask that `curate_packed` does not build: such a model keeps
+    transformers' masked attention."""
+    from transformers import MistralConfig, MistralForCausalLM
+    from curate.models.packed_attention import use_packed_attention
+    small = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                 num_key_value_heads=1, attn_implementation="sdpa")
+    windowed = MistralForCausalLM(MistralConfig(sliding_window=8, **small))
+    assert not use_packed_attention(windowed) and windowed.config._attn_implementation == "sdpa"
+    assert use_packed_attention(MistralForCausalLM(MistralConfig(sliding_window=None, **small)))
+
+
 def test_loss_falls_and_run_writes_its_outputs(tiny_model, tmp_path):
     write_jsonl(tmp_path / "qa.jsonl", qa_rows(16))
     cfg = TrainConfig(data=str(tmp_path / "qa.jsonl"), model=tiny_model, out=str(tmp_path / "run"), epochs=20,

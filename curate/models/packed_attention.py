@@ -39,8 +39,8 @@ def packed_attention_forward(module, query, key, value, attention_mask, dropout:
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
     positions = kwargs.get("position_ids")
     if (positions is None or attention_mask is not None or query.shape[2] == 1 or query.shape[2] != key.shape[2]
-            or kwargs.get("position_bias") is not None or is_causal is False
-            or not getattr(module, "is_causal", True)):
+            or any(kwargs.get(k) is not None for k in ("position_bias", "sliding_window", "softcap"))
+            or is_causal is False or not getattr(module, "is_causal", True)):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
     positions = positions.expand(query.shape[0], -1)
@@ -71,15 +71,26 @@ def _packed_mask(*args, attention_mask=None, **kwargs):
     return sdpa_mask(*args, attention_mask=attention_mask, **kwargs)
 
 
+def _plain_causal(config) -> bool:
+    """Whether every layer is plain causal attention: no sliding window (whose mask this module
+    would drop), no logit soft-cap."""
+    if any(t != "full_attention" for t in getattr(config, "layer_types", None) or []):
+        return False
+    if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+        return False
+    return not getattr(config, "attn_logit_softcapping", None)
+
+
 def use_packed_attention(model) -> bool:
     """Switch `model` (a PEFT wrapper or a plain causal LM) to `curate_packed` attention when it
-    runs SDPA through transformers' attention interface; returns whether it did."""
+    runs SDPA through transformers' attention interface and all its layers are plain causal
+    attention; returns whether it did (else it keeps transformers' masked attention)."""
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface
     AttentionInterface.register(NAME, packed_attention_forward)
     AttentionMaskInterface.register(NAME, _packed_mask)
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if getattr(base.config, "_attn_implementation", None) != "sdpa":
+    if getattr(base.config, "_attn_implementation", None) != "sdpa" or not _plain_causal(base.config):
         return False
     try:
         base.set_attn_implementation(NAME)
