@@ -7,8 +7,8 @@ Arms, from recipes/token-clean.yaml (the Alpaca demo, tidied and deduplicated):
     random    mode: random, the same 60% share (the paper's control)
     cleaned   the reference: SmolLM2 after a warm-up on LIMA (trained in the step, cached)
     evolving  the self-evolving variant, rounds: 3
-Each cleaned arm is compared with `full` by `curate compare` (the full arm is trained once and
-reused from the cache), `--seeds` seeds at `--budget` tokens, on log-likelihood suites and one
+Each masked arm is compared with `full`, and the scored arms with `random`, by `curate compare`
+(an arm is trained once and reused from the cache), `--seeds` seeds at `--budget` tokens, on log-likelihood suites and one
 generation suite, with 95% intervals and minimum detectable differences. Also: the token-level
 sanity table (most and least kept tokens) and a sample with dropped tokens struck through.
 
@@ -69,16 +69,18 @@ def main() -> None:
     runs = {name: run(recipes[name], out=work / "runs") for name in ["full"] + args.arms.split(",")}
     options = {"max_len": 1024, "batch_size": 4, "lr": args.lr}
     summary = {"args": vars(args), "arms": {}}
-    for name, result in runs.items():
-        if name == "full":
-            continue
+    # each cleaned arm against every token, then the scored arms against the random control
+    pairs = [("full", name) for name in runs if name != "full"]
+    pairs += [("random", name) for name in ("cleaned", "evolving") if "random" in runs and name in runs]
+    for control, name in pairs:
+        result = runs[name]
         stats = next(s["stats"] for s in result.manifest["stages"] if s["step"] == "score.token_quality")
-        out = work / f"{name}-vs-full-budget{args.budget}"
-        results = compare(str(runs["full"].dir), str(result.dir), list(SUITES), out, SMOLLM2, seeds=args.seeds,
+        out = work / f"{name}-vs-{control}-budget{args.budget}"
+        results = compare(str(runs[control].dir), str(result.dir), list(SUITES), out, SMOLLM2, seeds=args.seeds,
                           max_tokens=args.budget, limit=SUITES, train_options=options, progress=False)
-        summary["arms"][name] = {"stats": stats, "results": results}
-        print(f"\n{name} - full: kept {stats['tokens_kept']:,} of {stats['response_tokens']:,} response tokens")
-        print(f"{'suite':<18} {'full':>8} {name:>8} {'diff':>8}  95% interval        MDE  verdict")
+        summary["arms"][f"{name} vs {control}"] = {"stats": stats, "results": results}
+        print(f"\n{name} - {control}: kept {stats['tokens_kept']:,} of {stats['response_tokens']:,} response tokens")
+        print(f"{'suite':<18} {control:>8} {name:>8} {'diff':>8}  95% interval        MDE  verdict")
         for suite, r in results.items():
             print(f"{suite[:18]:<18} {r['baseline']:>8.4f} {r['treatment']:>8.4f} {r['diff']:>+8.4f}  "
                   f"[{r['low']:+.4f}, {r['high']:+.4f}] {r['detectable']:.4f}  {r['verdict']}")
