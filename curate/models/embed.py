@@ -18,7 +18,6 @@ What makes it fast, in order of effect:
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -32,7 +31,7 @@ from .bundled import MINILM, minilm_dir
 from ..user_cache import cache_dir
 from . import openvino_backend
 from .embed_cache import EmbeddingCache, text_key
-from .machine import machine_identity
+from .machine import kept_measurement, machine_identity
 from .probe_texts import PROBE_TEXTS
 
 BACKENDS = ("fp32", "bf16", "int8", "fp16", "ov-bf16", "ov-fp32")
@@ -180,27 +179,22 @@ class Embedder:
     def measure(self, backend: str) -> dict:
         """Mean cosine against fp32 and texts/s of `backend` on the probe texts, on this machine
         (measured once, then read from `backends.json`)."""
-        record = self.cache_folder / "backends.json"
-        known = json.loads(record.read_text()) if record.is_file() else {}
         key = f"{self.identity}:{self.device}:{machine_identity()}:{backend}"
-        if key not in known:
-            texts = timing_texts()
-            if self._reference is None:
-                self._reference = self._forward_all(self._load("fp32"), list(PROBE_TEXTS))
-            model = self._load(backend)
-            got = self._forward_all(model, list(PROBE_TEXTS))          # also the warm-up
-            seconds = []
-            for _ in range(2):
-                start = time.perf_counter()
-                self._forward_all(model, texts)
-                seconds.append(time.perf_counter() - start)
-            known[key] = {"cosine": float(np.mean(np.sum(self._reference * got, axis=1))),
-                          "texts_per_s": round(len(texts) / min(seconds), 1)}
-            record.parent.mkdir(parents=True, exist_ok=True)
-            tmp = record.with_name(f"backends.json.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
-            tmp.replace(record)
-        return known[key]
+        return kept_measurement(self.cache_folder / "backends.json", key, lambda: self._timed(backend))
+
+    def _timed(self, backend: str) -> dict:
+        texts = timing_texts()
+        if self._reference is None:
+            self._reference = self._forward_all(self._load("fp32"), list(PROBE_TEXTS))
+        model = self._load(backend)
+        got = self._forward_all(model, list(PROBE_TEXTS))          # also the warm-up
+        seconds = []
+        for _ in range(2):
+            start = time.perf_counter()
+            self._forward_all(model, texts)
+            seconds.append(time.perf_counter() - start)
+        return {"cosine": float(np.mean(np.sum(self._reference * got, axis=1))),
+                "texts_per_s": round(len(texts) / min(seconds), 1)}
 
     @property
     def model(self):

@@ -12,6 +12,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 from ..user_cache import cache_dir
 
@@ -53,23 +54,28 @@ def measure_cpu_bf16(repeats: int = 5) -> float:
     return fp32 / _best_seconds(bf16, repeats)
 
 
-def cpu_bf16_speedup() -> float:
-    """`measure_cpu_bf16` on this machine, measured once and kept (per machine, torch version and
-    thread count) in the user cache."""
-    import torch
-    key = f"{machine_identity()} torch {torch.__version__} threads {torch.get_num_threads()}"
-    path = cache_dir() / "machine" / "cpu_bf16.json"
+def kept_measurement(path: Path, key: str, measure: Callable[[], Any]) -> Any:
+    """`measure()` taken once per `key` and kept in the JSON file `path` (written whole through a
+    temporary file, so a killed process leaves the old file, never half of one)."""
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
     if key not in known:
-        known[key] = round(measure_cpu_bf16(), 3)
+        known[key] = measure()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(known, indent=1))
+        tmp.write_text(json.dumps(known, indent=1, sort_keys=True))
         tmp.replace(path)
     return known[key]
+
+
+def cpu_bf16_speedup() -> float:
+    """`measure_cpu_bf16` on this machine, measured once and kept (per machine, torch version and
+    thread count) in the user cache."""
+    import torch
+    key = f"{machine_identity()} torch {torch.__version__} threads {torch.get_num_threads()}"
+    return kept_measurement(cache_dir() / "machine" / "cpu_bf16.json", key, lambda: round(measure_cpu_bf16(), 3))
 
 
 def training_dtype(requested: str, device: str) -> str:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.packed_scoring import decoder_and_head
-
-CHUNK_ELEMENTS = 64 * 2**20          # positions x vocabulary per chunk (256 MB of fp32 logits)
+from ..models.packed_scoring import CHUNK_ELEMENTS, decoder_and_head   # positions x vocabulary per chunk
 
 
 def full_logits_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:

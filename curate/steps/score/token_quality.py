@@ -174,14 +174,13 @@ class ScoreTokenQuality(Step):
         from ...models.packed_scoring import packed_continuation_logprobs
         cfg = self.config
         device = auto_device(cfg.device)
-        dtype = cfg.dtype
         keys = list(items)
         if not keys:
             return {}, 0
         prompts, cut = fit_window([items[k][0] for k in keys], [len(items[k][1]) for k in keys], cfg.max_tokens)
         pairs = list(zip(prompts, [items[k][1] for k in keys]))
         base = load_model(cfg.model, device).eval()
-        base_lp = packed_continuation_logprobs(base, pairs, dtype)
+        base_lp = packed_continuation_logprobs(base, pairs, cfg.dtype)
         del base
         if reference_adapter:
             ref_model, _ = load_for_eval(cfg.model, reference_adapter, device)
@@ -190,7 +189,7 @@ class ScoreTokenQuality(Step):
             ref_model = load_model(reference, device).eval()
         if ref_model.get_input_embeddings().num_embeddings < len(tokenizer):
             raise ConfigError(f"score.token_quality: the reference's vocabulary is smaller than {cfg.model}'s")
-        ref_lp = packed_continuation_logprobs(ref_model, pairs, dtype)
+        ref_lp = packed_continuation_logprobs(ref_model, pairs, cfg.dtype)
         out = {}
         for k, b, r in zip(keys, base_lp, ref_lp):
             score = (r - b).astype(np.float64)
