@@ -38,13 +38,21 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the recipe's output.dir)"),
         set_: List[str] = typer.Option([], "--set", help="override a recipe key: --set steps.0.with.min=5"),
         fresh: bool = typer.Option(False, "--fresh", help="recompute every stage"),
+        engine: Optional[str] = typer.Option(None, "--engine", help="local or ray (default: the recipe's engine:, "
+                                                                   "else local)"),
+        address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the head node, HOST:PORT "
+                                                                     "(default: $RAY_ADDRESS, else a local cluster)"),
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors per step "
+                                                                            "(default: the cluster's CPUs)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or funnel")):
     """Run RECIPE. The last line printed is the run directory."""
     try:
+        from .engines import get_engine
         from .recipe import Recipe
         from .runner import Runner
         rec = Recipe.load(recipe, set_)
-        run_dir = Runner(rec, out, fresh, progress=not quiet).run()
+        run_dir = Runner(rec, out, fresh, progress=not quiet,
+                         engine=get_engine(engine or rec.engine, address, workers)).run()
         if not quiet:
             from rich.console import Console
             from .explore.funnel import funnel_table

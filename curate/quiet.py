@@ -59,3 +59,31 @@ def quiet_third_party() -> None:
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.captureWarnings(True)       # warnings.warn(...) -> the "py.warnings" logger -> the file
+
+
+def native_stderr_to_log() -> None:
+    """Where the command line is quiet, native libraries' own stderr lines go to the log file too.
+
+    Ray's C++ core writes advisories straight to file descriptor 2 from this process ("constructor
+    arguments in the object store ..."), past Python's logging. Descriptor 2 is pointed at the log
+    file, and `sys.stderr` (curate's progress and error lines) at a copy of the terminal's
+    descriptor, so what curate prints still reaches the user. Once per process, and only after
+    `quiet_third_party` (a Python user's stderr is left alone)."""
+    global _native_done
+    import sys
+    if not _done or _native_done or sys.stderr is not sys.__stderr__:   # captured (a test runner): leave it
+        return
+    _native_done = True
+    try:
+        sys.stderr.flush()
+        terminal = os.dup(2)
+        log = os.open(log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except (OSError, ValueError, AttributeError):
+        return
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                           errors="backslashreplace")
+    os.dup2(log, 2)
+    os.close(log)
+
+
+_native_done = False

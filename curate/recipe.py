@@ -7,7 +7,7 @@ valid ones, because a recipe is the first thing a new user writes and gets wrong
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -40,6 +40,8 @@ class Recipe(BaseModel):
     steps: list[StepUse] = Field(default_factory=list)
     output: OutputSpec = Field(default_factory=OutputSpec)
     batch_size: int = Field(50_000, ge=1, description="records per batch streamed through each step")
+    engine: Literal["local", "ray"] = Field("local", description="where steps run: local (one process) or ray "
+                                                                 "(a Ray cluster; `curate run --address`)")
     train: Optional[dict] = Field(None, description="train on the final dataset (curate train settings)")
     eval: Optional[dict] = Field(None, description="evaluate the trained adapter (or the model): suites, limit")
     base_dir: Optional[str] = Field(None, exclude=True, description="folder of the recipe file")

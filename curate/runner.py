@@ -113,7 +113,7 @@ class Runner:
                  progress: bool = True, engine: Engine | None = None):
         self.recipe = recipe
         self.fresh = fresh
-        self.engine = engine or get_engine("local")
+        self.engine = engine or get_engine(recipe.engine)
         self.out_root = Path(out or recipe.output.dir)
         self.progress = Progress(enabled=progress)
         self.stages = self._plan()

@@ -1,0 +1,189 @@
+"""The Ray engine: the same steps, run on a Ray cluster with Ray Data.
+
+A batch step runs unchanged inside Ray Data's `map_batches`, on a pool of actors: each actor
+builds the step once (a model-holding step loads its model once per worker, not once per batch),
+reads its slice of the stage file from shared storage into polars, calls `apply`, and sends back
+the slice's kept, rejected, added and declined rows. The slices are the local engine's batches
+(consecutive runs of `batch_size` rows), and the driver writes the results in slice order with the
+local engine's own code (`StageCounts.write`). So a stage file, its ledger, its counts and every
+record's input position (`_order`, which "first copy wins" rules use downstream) are the same on
+both engines, and the runner's fingerprints, accounting check and resume work unchanged.
+
+A worker that dies mid-stage is replaced and its slice is run again (Ray retries actor tasks);
+only finished slices reach the driver, so none is written twice.
+
+Dataset-scope steps (dedup, selection) decide on the driver over a lazy scan of the stage file,
+as on the local engine; their memory is what `decide` keeps (keys, signatures, vectors; per step in
+docs/SCALE.md).
+
+`ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import socket
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+from ..errors import ConfigError, CurateError
+from ..steps.base import Result, Step
+from .base import Engine, StageCounts
+from .parquet_out import ParquetOut
+
+CONNECT_TIMEOUT_S = 5.0
+UNREADABLE = "not readable on Ray node"
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError("the ray engine needs Ray Data: pip install 'curate[ray]'") from None
+    return ray
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """An address that does not answer is an error within seconds (ray.init would retry for minutes)."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--address {address}: expected HOST:PORT of a Ray head node (e.g. 10.0.0.5:6379)")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address} within {timeout:.0f} s "
+                          f"({exc.strerror or exc}); start it there with `ray start --head`, or check the "
+                          "address and the firewall") from None
+
+
+def slices(rows: int, batch_size: int) -> list[dict]:
+    """The local engine's batches as (part, offset, rows): the unit of work a worker gets."""
+    return [{"part": i, "offset": offset, "rows": min(batch_size, rows - offset)}
+            for i, offset in enumerate(range(0, rows, batch_size))]
+
+
+class ApplyStep:
+    """One actor of the pool: the step, built once, applied to each slice it is given."""
+
+    payload: bytes = b""     # the step's class, config and context (pickled)
+    source: str = ""         # the stage file
+
+    def __init__(self):
+        """The step is built here, once per actor: a step may hold what does not travel, such
+        as a DuckDB connection or a loaded model."""
+        source = self.source
+        from ..quiet import quiet_third_party
+        quiet_third_party()
+        if not os.access(source, os.R_OK):
+            raise ConfigError(f"{source}: {UNREADABLE} {socket.gethostname()}; put the inputs and the run "
+                              "folder on storage every node mounts at the same path (docs/SCALE.md)")
+        cls, config, ctx = pickle.loads(self.payload)
+        self.step: Step = cls(config, ctx)
+
+    def __call__(self, batch):
+        import pyarrow as pa
+        parts, blobs, counts = [], [], []
+        for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
+                                      batch["rows"].to_pylist()):
+            frame = pl.scan_parquet(self.source).slice(offset, rows).collect()
+            result = self.step.apply(frame)
+            parts.append(part)
+            counts.append(frame.height)
+            blobs.append(pickle.dumps({"kept": result.kept, "rejected": result.rejected, "added": result.added,
+                                       "declined": result.declined, "stats": result.stats}))
+        return pa.table({"part": parts, "rows_in": counts, "result": pa.array(blobs, type=pa.large_binary())})
+
+
+class RayEngine(Engine):
+    """`address`: a running cluster's head (HOST:PORT; default $RAY_ADDRESS, else a local cluster
+    started in this process); `workers`: actors per batch step (default: the cluster's CPUs)."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None):
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.workers = workers
+
+    def connect(self):
+        """Join the cluster at `address` ("auto": one started on this machine with `ray start`), or
+        start one in this process; an unreachable address fails within seconds."""
+        ray = import_ray()
+        if self.address and self.address not in ("auto", "local"):
+            check_reachable(self.address)
+        if ray.is_initialized():
+            return ray
+        for name in ("ray", "ray.data", "ray.train", "ray.tune"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        from ..quiet import native_stderr_to_log
+        native_stderr_to_log()                              # Ray's C++ core prints to descriptor 2
+        address = self.address or "local"
+        options = {"num_cpus": self.workers or os.cpu_count()} if address == "local" else {}
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                 configure_logging=False, **options)
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True
+        ctx.enable_progress_bars = False                   # curate shows its own progress
+        ctx.print_on_execution_start = False
+        return ray
+
+    def pool_size(self, ray) -> int:
+        return self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
+                 batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
+        if step.scope == "dataset":
+            from .local import LocalEngine
+            return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
+        ray = self.connect()
+        import pyarrow.parquet as pq
+        meta = pq.ParquetFile(source)
+        out.empty_schema = pl.from_arrow(meta.schema_arrow.empty_table()).schema
+        work = slices(meta.metadata.num_rows, batch_size)
+        counts = StageCounts()
+        if not work:
+            return counts
+        pool = min(self.pool_size(ray), len(work))
+        gpus = 1 if getattr(step, "wants_gpu", False) and ray.cluster_resources().get("GPU") else 0
+        # The step travels inside a class made for this stage (no constructor arguments: Ray Data
+        # would keep those in the object store, where an actor restart can lose them).
+        actor = type("ApplyStepOf", (ApplyStep,), {"payload": pickle.dumps((type(step), step.config, step.ctx)),
+                                                   "source": str(source.resolve())})
+        results = ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
+            actor, batch_size=1,
+            batch_format="pyarrow", concurrency=pool, num_cpus=1, num_gpus=gpus)
+        waiting: dict[int, tuple[int, bytes]] = {}
+        next_part = 0
+        try:
+            for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
+                for part, rows_in, blob in zip(table["part"].to_pylist(), table["rows_in"].to_pylist(),
+                                               table["result"].to_pylist()):
+                    waiting[part] = (rows_in, blob)
+                while next_part in waiting:                   # written in input order, whatever comes first
+                    rows_in, blob = waiting.pop(next_part)
+                    counts.write(Result(**pickle.loads(blob)), rows_in, stage, step.name, out, rejected)
+                    advance(rows_in)
+                    next_part += 1
+        except ray.exceptions.RayError as exc:
+            raise worker_error(exc, step.name) from None
+        if next_part != len(work):
+            raise CurateError(f"{step.name}: {len(work) - next_part} of {len(work)} slices never came back from "
+                              "the Ray workers")
+        return counts
+
+
+def worker_error(exc: Exception, step: str) -> CurateError:
+    """A worker's failure as curate's error: ours keep their message (a node that cannot read the
+    stage file is a ConfigError); anything else names the step and the last line Ray reported."""
+    text = str(exc)
+    for line in text.splitlines():
+        if UNREADABLE in line:
+            return ConfigError(line.split("ConfigError: ", 1)[-1].strip())
+    last = [line for line in text.splitlines() if line.strip()]
+    return CurateError(f"{step} failed on a Ray worker: {last[-1].strip() if last else type(exc).__name__}")

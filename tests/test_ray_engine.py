@@ -1,0 +1,180 @@
+"""The Ray engine: every bundled recipe gives the same files as the local engine, a killed worker
+is retried without counting its slice twice, a killed driver resumes from finished stages, and
+bad addresses or unreadable stage files are clear errors. The cluster is a real Ray instance
+started in this process (two CPUs); the two-node test is in test_ray_cluster.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from conftest import ROOT, alpaca, write_jsonl
+
+ray = pytest.importorskip("ray", reason="the ray engine's tests need Ray: pip install 'curate[ray]'")
+
+from curate import run  # noqa: E402
+from curate.errors import ConfigError  # noqa: E402
+from curate.recipe import Recipe  # noqa: E402
+
+HELPERS = Path(__file__).parent / "ray_helpers"
+BUNDLED = ["quickstart", "clean", "chain", "sequential", "sentiment", "semantic-dedup"]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """A local Ray instance for this module; workers import the test step from ray_helpers."""
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])
+    sys.path.insert(0, str(HELPERS))
+    import slow_steps  # noqa: F401  (registers test.slow_copy in this process)
+    from curate.engines.ray_engine import RayEngine
+    eng = RayEngine(workers=2)
+    eng.connect()
+    yield eng
+    ray.shutdown()
+
+
+def files_of(run_dir: Path) -> dict[str, bytes]:
+    """Every stage file, the final dataset and the ledger, by name."""
+    names = [p for p in sorted((run_dir / "stages").glob("*.parquet"))] + [run_dir / "final.parquet",
+                                                                          run_dir / "rejected.parquet"]
+    return {p.name: p.read_bytes() for p in names}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_recipe_gives_identical_files_on_ray(engine, tmp_path, monkeypatch, name):
+    """Small batches, so each batch step is spread over many slices and both workers."""
+    monkeypatch.chdir(ROOT)
+    recipe = Recipe.load(ROOT / "recipes" / f"{name}.yaml", ["batch_size=60"])
+    local = run(recipe, out=tmp_path / "local")
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert on_ray.manifest["rows"] == local.manifest["rows"]
+    assert [s["kept"] for s in on_ray.manifest["stages"]] == [s["kept"] for s in local.manifest["stages"]]
+    ours, theirs = files_of(on_ray.dir), files_of(local.dir)
+    assert ours.keys() == theirs.keys()
+    different = [n for n in ours if ours[n] != theirs[n]]
+    assert not different, f"files differ between engines: {different}"
+
+
+def slow_recipe(tmp_path: Path, rows: int, seconds: float, batch_size: int = 50) -> Recipe:
+    data = write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(rows)])
+    return Recipe(name="slow", inputs=[{"path": str(data)}], batch_size=batch_size, steps=[
+        {"use": "normalize.text"},
+        {"use": "test.slow_copy", "with": {"seconds": seconds, "pid_dir": str(tmp_path / "pids")}},
+        {"use": "filter.length", "with": {"field": "response", "unit": "words", "min": 2}}])
+
+
+def test_killed_worker_is_replaced_and_its_slice_counted_once(engine, tmp_path):
+    recipe = slow_recipe(tmp_path, rows=400, seconds=1.5)
+    pids = tmp_path / "pids"
+    killed = []
+
+    def kill_first_worker():
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            found = list(pids.glob("*")) if pids.is_dir() else []
+            if found:
+                pid = int(found[0].name)
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    result = run(recipe, out=tmp_path / "runs", engine="ray", workers=2)
+    killer.join()
+    assert killed, "no worker ever started the slow step"
+    stage = next(s for s in result.manifest["stages"] if s["step"] == "test.slow_copy")
+    assert stage["in"] == stage["kept"] == 400
+    assert stage["stats"]["batches"] == 8             # 8 slices of 50, each counted once
+    final = result.final()
+    assert final.height == 400 and final["id"].n_unique() == 400
+    assert len(list(pids.glob("*"))) >= 2             # the killed worker's slice ran again elsewhere
+
+
+def test_killed_driver_resumes_from_finished_stages(engine, tmp_path, monkeypatch):
+    """The driver (with its own Ray instance) is killed during the slow stage; the rerun reuses
+    the stages before it and ends with the same data as a local run."""
+    recipe = slow_recipe(tmp_path, rows=300, seconds=2.0)
+    recipe_file = tmp_path / "slow.yaml"
+    recipe_file.write_text(recipe.model_dump_json(by_alias=True, exclude_none=True))
+    script = ("import slow_steps\nfrom curate import run\n"
+              f"run({str(recipe_file)!r}, out={str(tmp_path / 'runs')!r}, engine='ray', workers=2)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPERS), os.environ.get("PYTHONPATH", "")])}
+    driver = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 180
+    while time.time() < deadline and not (tmp_path / "pids").is_dir():
+        assert driver.poll() is None, driver.stderr.read().decode()[-2000:]
+        time.sleep(0.2)
+    assert (tmp_path / "pids").is_dir(), "the slow stage never started"
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    run_dir = next((tmp_path / "runs").glob("slow-*"))
+    assert not (run_dir / "manifest.json").exists()
+    assert not list((run_dir / "stages").glob("02-*.json")), "the killed stage must not look finished"
+
+    resumed = run(recipe_file, out=tmp_path / "runs", engine="ray", workers=2)
+    reused = {s["step"]: s["reused"] for s in resumed.manifest["stages"]}
+    assert reused == {"read": True, "normalize.text": True, "test.slow_copy": False, "filter.length": False}
+    local = run(recipe_file, out=tmp_path / "local")
+    assert resumed.final().equals(local.final())
+    assert not list(run_dir.rglob("*.tmp-*"))
+
+
+def test_unreachable_address_is_a_clear_error_within_seconds(engine):
+    import socket
+    from curate.engines.ray_engine import RayEngine
+    with socket.socket() as s:                        # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.perf_counter()
+    with pytest.raises(ConfigError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        RayEngine(address=f"127.0.0.1:{port}").connect()
+    assert time.perf_counter() - start < 10
+    with pytest.raises(ConfigError, match="expected HOST:PORT"):
+        RayEngine(address="no-port-here").connect()
+
+
+def test_stage_file_a_worker_cannot_read_names_path_and_node(engine, tmp_path, monkeypatch):
+    """The driver sees the stage file, the workers do not (as on a cluster without shared storage):
+    the workers' check comes back as one ConfigError naming the path and the node."""
+    import socket
+    import pyarrow.parquet as pq
+    from curate.engines.parquet_out import ParquetOut
+    from curate.steps.base import Context
+    from curate.steps.registry import build_config, step_class
+    real = tmp_path / "real.parquet"
+    pl.DataFrame({"id": ["a", "b"], "instruction": ["x", "y"]}).write_parquet(real)
+    missing = tmp_path / "only-on-the-driver.parquet"
+    opened = pq.ParquetFile
+    monkeypatch.setattr(pq, "ParquetFile", lambda path, *a, **k: opened(real if Path(path) == missing else path))
+    step = step_class("normalize.text")(build_config("normalize.text", {}), Context())
+    with ParquetOut(tmp_path / "out.parquet") as out, ParquetOut(tmp_path / "rej.parquet") as rej:
+        with pytest.raises(ConfigError) as err:
+            engine.run_step(step, missing, out, rej, 1, 10)
+        out.abort(), rej.abort()
+    assert str(missing) in str(err.value) and socket.gethostname() in str(err.value)
+    assert "not readable on Ray node" in str(err.value)
+
+
+def test_cli_runs_on_ray_and_recipe_can_ask_for_it(engine, tmp_path, cli, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "runs"
+    res = cli("run", "recipes/quickstart.yaml", "--engine", "ray", "--workers", "2", "--out", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    assert pl.read_parquet(next(out.glob("quickstart-*")) / "final.parquet").height == 216
+    recipe = Recipe.load(ROOT / "recipes" / "quickstart.yaml", ["engine=ray"])
+    assert recipe.engine == "ray"
+    from curate.runner import Runner
+    assert Runner(recipe, tmp_path / "r2", progress=False).engine.name == "ray"
+    res = cli("run", "recipes/quickstart.yaml", "--engine", "spark", "--out", str(out), "-q")
+    assert res.exit_code == 2 and "unknown engine 'spark'" in res.output
