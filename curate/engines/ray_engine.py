@@ -114,9 +114,12 @@ class RayEngine(Engine):
     def connect(self):
         """Join the cluster at `address` ("auto": one started on this machine with `ray start`), or
         start one in this process; an unreachable address fails within seconds."""
-        ray = import_ray()
         if self.address and self.address not in ("auto", "local"):
             check_reachable(self.address)
+            if "RAY_AUTH_MODE" not in os.environ and (
+                    os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()):
+                os.environ["RAY_AUTH_MODE"] = "token"       # read when ray is imported: set it before
+        ray = import_ray()
         if ray.is_initialized():
             return ray
         for name in ("ray", "ray.data", "ray.train", "ray.tune"):
@@ -125,8 +128,15 @@ class RayEngine(Engine):
         native_stderr_to_log()                              # Ray's C++ core prints to descriptor 2
         address = self.address or "local"
         options = {"num_cpus": self.workers or os.cpu_count()} if address == "local" else {}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                 configure_logging=False, **options)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+                     configure_logging=False, **options)
+        except ray.exceptions.AuthenticationError:
+            raise ConfigError(f"the Ray cluster at {address} refused this driver's token: set RAY_AUTH_TOKEN "
+                              "(or ~/.ray/auth_token) to the cluster's token (docs/SCALE.md)") from None
+        except ConnectionError as exc:                      # an OSError: not a "cannot write" for the runner
+            raise ConfigError(f"cannot join the Ray cluster at {address}: {exc}; if the cluster uses token "
+                              "authentication, set RAY_AUTH_TOKEN to its token (docs/SCALE.md)") from None
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = False                   # curate shows its own progress
