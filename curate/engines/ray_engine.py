@@ -1,9 +1,11 @@
 """The Ray engine: the same steps, run on a Ray cluster with Ray Data.
 
-A batch step runs unchanged inside Ray Data's `map_batches`, on a pool of actors: each actor
-builds the step once (a model-holding step loads its model once per worker, not once per batch),
-reads its slice of the stage file from shared storage into polars, calls `apply`, and sends back
-the slice's kept, rejected, added and declined rows. The slices are the local engine's batches
+A batch step runs unchanged inside Ray Data's `map_batches`: a worker reads its slice of the stage
+file from shared storage into polars, calls `apply`, and sends back the slice's kept, rejected,
+added and declined rows. A step configured with a model runs on a pool of actors that load the
+model once each (on a GPU where there is one); the others run as plain tasks, which Ray gives to
+warm worker processes (an actor pool costs seconds to start, on every stage), and each worker
+process builds a step once and keeps it for the stage's later slices. The slices are the local engine's batches
 (consecutive runs of `batch_size` rows), and the driver writes the results in slice order with the
 local engine's own code (`StageCounts.write`). So a stage file, its ledger, its counts and every
 record's input position (`_order`, which "first copy wins" rules use downstream) are the same on
@@ -22,6 +24,7 @@ docs/SCALE.md).
 from __future__ import annotations
 
 import logging
+import hashlib
 import os
 import pickle
 import socket
@@ -69,36 +72,65 @@ def slices(rows: int, batch_size: int) -> list[dict]:
             for i, offset in enumerate(range(0, rows, batch_size))]
 
 
-class ApplyStep:
-    """One actor of the pool: the step, built once, applied to each slice it is given."""
+BUILT: dict[bytes, Step] = {}       # in a worker process: the steps it has built, by payload digest
 
-    payload: bytes = b""     # the step's class, config and context (pickled)
-    source: str = ""         # the stage file
 
-    def __init__(self):
-        """The step is built here, once per actor: a step may hold what does not travel, such
-        as a DuckDB connection or a loaded model."""
-        source = self.source
+def built_step(payload: bytes) -> Step:
+    """The step a payload (its class, config and context, pickled) names, built once per worker
+    process: Ray reuses a worker process for many tasks, so a step's setup (a DuckDB connection,
+    compiled patterns, a model) is paid once per worker, not once per slice."""
+    key = hashlib.sha256(payload).digest()
+    if key not in BUILT:
         from ..quiet import quiet_third_party
         quiet_third_party()
-        if not os.access(source, os.R_OK):
-            raise ConfigError(f"{source}: {UNREADABLE} {socket.gethostname()}; put the inputs and the run "
-                              "folder on storage every node mounts at the same path (docs/SCALE.md)")
-        cls, config, ctx = pickle.loads(self.payload)
-        self.step: Step = cls(config, ctx)
+        if len(BUILT) >= 4:                                 # steps of finished stages: let them go
+            BUILT.clear()
+        cls, config, ctx = pickle.loads(payload)
+        BUILT[key] = cls(config, ctx)
+    return BUILT[key]
+
+
+def apply_slices(batch, payload: bytes, source: str):
+    """Run the step over each slice (part, offset, rows) of the stage file that `batch` lists;
+    one row per slice comes back: its part number, input rows and pickled result."""
+    import pyarrow as pa
+    if not os.access(source, os.R_OK):
+        raise ConfigError(f"{source}: {UNREADABLE} {socket.gethostname()}; put the inputs and the run "
+                          "folder on storage every node mounts at the same path (docs/SCALE.md)")
+    step = built_step(payload)
+    parts, blobs, counts = [], [], []
+    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
+                                  batch["rows"].to_pylist()):
+        frame = pl.scan_parquet(source).slice(offset, rows).collect()
+        result = step.apply(frame)
+        parts.append(part)
+        counts.append(frame.height)
+        blobs.append(pickle.dumps({"kept": result.kept, "rejected": result.rejected, "added": result.added,
+                                   "declined": result.declined, "stats": result.stats}))
+    return pa.table({"part": parts, "rows_in": counts, "result": pa.array(blobs, type=pa.large_binary())})
+
+
+class ApplyStep:
+    """An actor of a model-holding step's pool: it builds the step (loads the model) when it
+    starts, on a GPU where the step asks for one, and applies it to each slice it is given."""
+
+    payload: bytes = b""     # set on the subclass made for each stage: no constructor arguments,
+    source: str = ""         # which Ray Data would keep in the object store, where a restart can lose them
+
+    def __init__(self):
+        built_step(self.payload)
 
     def __call__(self, batch):
-        import pyarrow as pa
-        parts, blobs, counts = [], [], []
-        for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
-                                      batch["rows"].to_pylist()):
-            frame = pl.scan_parquet(self.source).slice(offset, rows).collect()
-            result = self.step.apply(frame)
-            parts.append(part)
-            counts.append(frame.height)
-            blobs.append(pickle.dumps({"kept": result.kept, "rejected": result.rejected, "added": result.added,
-                                       "declined": result.declined, "stats": result.stats}))
-        return pa.table({"part": parts, "rows_in": counts, "result": pa.array(blobs, type=pa.large_binary())})
+        return apply_slices(batch, self.payload, self.source)
+
+
+def holds_model(step: Step) -> bool:
+    """Steps configured with a model (language ID, embeddings, fastText scorers) get an actor pool."""
+    return "model" in type(step.config).model_fields
+
+
+def wants_gpu(step: Step) -> bool:
+    return holds_model(step) and str(getattr(step.config, "device", "auto") or "auto") not in ("cpu",)
 
 
 class RayEngine(Engine):
@@ -160,14 +192,16 @@ class RayEngine(Engine):
         if not work:
             return counts
         pool = min(self.pool_size(ray), len(work))
-        gpus = 1 if getattr(step, "wants_gpu", False) and ray.cluster_resources().get("GPU") else 0
-        # The step travels inside a class made for this stage (no constructor arguments: Ray Data
-        # would keep those in the object store, where an actor restart can lose them).
-        actor = type("ApplyStepOf", (ApplyStep,), {"payload": pickle.dumps((type(step), step.config, step.ctx)),
-                                                   "source": str(source.resolve())})
-        results = ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
-            actor, batch_size=1,
-            batch_format="pyarrow", concurrency=pool, num_cpus=1, num_gpus=gpus)
+        payload = pickle.dumps((type(step), step.config, step.ctx))
+        items = ray.data.from_items(work, override_num_blocks=len(work))
+        if holds_model(step):
+            gpus = 1 if wants_gpu(step) and ray.cluster_resources().get("GPU") else 0
+            actor = type("ApplyStepOf", (ApplyStep,), {"payload": payload, "source": str(source.resolve())})
+            results = items.map_batches(actor, batch_size=1, batch_format="pyarrow", concurrency=pool,
+                                        num_cpus=1, num_gpus=gpus)
+        else:                   # plain tasks: Ray reuses warm worker processes, no pool to start per stage
+            results = items.map_batches(apply_slices, fn_kwargs={"payload": payload, "source": str(source.resolve())},
+                                        batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1)
         waiting: dict[int, tuple[int, bytes]] = {}
         next_part = 0
         try:

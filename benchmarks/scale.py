@@ -1,0 +1,116 @@
+"""Benchmark: recipes/clean.yaml's steps on generated records at growing sizes, on the local
+engine and on Ray with 1 and 2 workers, side by side in one run.
+
+    python benchmarks/scale.py [--sizes 10000,100000,1000000] [--engines local,ray-1,ray-2]
+
+Records come from benchmarks/make_records.py (~1 KB Alpaca records with planted duplicates and
+junk). Every run is its own `curate run --fresh` process; we report input records per wall second
+and the peak of the summed resident memory of the whole process tree (the driver, and on Ray the
+raylet, GCS and every worker: sampled every 0.2 s, since RUSAGE_CHILDREN reports only the largest
+single process). Each Ray run's final.parquet and rejected.parquet are compared byte for byte with
+the local run's at the same size. Results: benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work" / "scale"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def tree_rss(root: psutil.Process) -> int:
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure_tree(cmd: list[str], log: Path) -> dict:
+    """Wall seconds, exit code and the peak summed RSS (GiB) of `cmd`'s process tree."""
+    peak = 0
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        root = psutil.Process(proc.pid)
+        done = threading.Event()
+
+        def sample():
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, tree_rss(root))
+                done.wait(0.2)
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        code = proc.wait()
+        done.set()
+        sampler.join()
+    return {"seconds": time.perf_counter() - start, "peak_gib": peak / 2**30, "exit": code}
+
+
+def recipe_for(records: Path, out: Path) -> Path:
+    """clean.yaml's steps over one generated file (paths in steps resolve from the repository)."""
+    spec = yaml.safe_load((ROOT / "recipes" / "clean.yaml").read_text())
+    spec.update(name="scale", inputs=[{"path": str(records), "format": "alpaca"}])
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--engines", default="local,ray-1,ray-2")
+    args = ap.parse_args()
+    import make_records
+    WORK.mkdir(parents=True, exist_ok=True)
+    curate = str(Path(sys.executable).with_name("curate"))
+    rows = []
+    for n in map(int, args.sizes.split(",")):
+        data = WORK / f"n{n}"
+        if not (data / "records.jsonl").is_file():
+            make_records.main(n, data)
+        recipe = recipe_for(data / "records.jsonl", WORK / f"scale-{n}.yaml")
+        finals: dict[str, Path] = {}
+        for engine in args.engines.split(","):
+            out = WORK / "runs" / f"{engine}-{n}"
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = [curate, "run", str(recipe), "--fresh", "-q", "--out", str(out)]
+            if engine.startswith("ray"):
+                cmd += ["--engine", "ray", "--workers", engine.split("-")[1]]
+            log = WORK / f"{engine}-{n}.log"
+            r = measure_tree(cmd, log)
+            run_dir = Path(log.read_text().strip().splitlines()[-1]) if r["exit"] == 0 else None
+            kept = json.loads((run_dir / "manifest.json").read_text())["rows"]["final"] if run_dir else None
+            same = ""
+            if run_dir:
+                finals[engine] = run_dir
+                if engine != "local" and "local" in finals:
+                    same = "yes" if all((run_dir / f).read_bytes() == (finals["local"] / f).read_bytes()
+                                        for f in ("final.parquet", "rejected.parquet")) else "NO"
+            rows.append({"records": n, "engine": engine, **r, "rec_per_s": n / r["seconds"], "kept": kept,
+                         "identical_to_local": same})
+            print(f"{n:>9,} {engine:<6} {r['seconds']:8.1f} s {n / r['seconds']:9,.0f} rec/s "
+                  f"{r['peak_gib']:6.2f} GiB  kept {kept}  identical {same or '-'}  exit {r['exit']}", flush=True)
+    (WORK / "scale.json").write_text(json.dumps(rows, indent=2))
+    print(f"\n{'records':>9} {'engine':<6} {'seconds':>8} {'rec/s':>9} {'peak GiB':>9} {'same':>5}")
+    for r in rows:
+        print(f"{r['records']:>9,} {r['engine']:<6} {r['seconds']:8.1f} {r['rec_per_s']:9,.0f} "
+              f"{r['peak_gib']:9.2f} {r['identical_to_local'] or '-':>5}")
+
+
+if __name__ == "__main__":
+    main()
