@@ -42,7 +42,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
                                                                    "else local)"),
         address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the head node, HOST:PORT "
                                                                      "(default: $RAY_ADDRESS, else a local cluster)"),
-        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: actors per step "
+        workers: Optional[int] = typer.Option(None, "--workers", min=1, help="--engine ray: workers per batch step "
                                                                             "(default: the cluster's CPUs)"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress or funnel")):
     """Run RECIPE. The last line printed is the run directory."""

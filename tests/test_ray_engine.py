@@ -64,16 +64,18 @@ def test_bundled_recipe_gives_identical_files_on_ray(engine, tmp_path, monkeypat
     assert not different, f"files differ between engines: {different}"
 
 
-def slow_recipe(tmp_path: Path, rows: int, seconds: float, batch_size: int = 50) -> Recipe:
+def slow_recipe(tmp_path: Path, rows: int, seconds: float, batch_size: int = 50,
+                slow: str = "test.slow_copy") -> Recipe:
     data = write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(rows)])
     return Recipe(name="slow", inputs=[{"path": str(data)}], batch_size=batch_size, steps=[
         {"use": "normalize.text"},
-        {"use": "test.slow_copy", "with": {"seconds": seconds, "pid_dir": str(tmp_path / "pids")}},
+        {"use": slow, "with": {"seconds": seconds, "pid_dir": str(tmp_path / "pids")}},
         {"use": "filter.length", "with": {"field": "response", "unit": "words", "min": 2}}])
 
 
-def test_killed_worker_is_replaced_and_its_slice_counted_once(engine, tmp_path):
-    recipe = slow_recipe(tmp_path, rows=400, seconds=1.5)
+@pytest.mark.parametrize("slow", ["test.slow_copy", "test.slow_model_copy"])   # a task; an actor of a pool
+def test_killed_worker_is_replaced_and_its_slice_counted_once(engine, tmp_path, slow):
+    recipe = slow_recipe(tmp_path, rows=400, seconds=1.5, slow=slow)
     pids = tmp_path / "pids"
     killed = []
 
@@ -92,7 +94,7 @@ def test_killed_worker_is_replaced_and_its_slice_counted_once(engine, tmp_path):
     result = run(recipe, out=tmp_path / "runs", engine="ray", workers=2)
     killer.join()
     assert killed, "no worker ever started the slow step"
-    stage = next(s for s in result.manifest["stages"] if s["step"] == "test.slow_copy")
+    stage = next(s for s in result.manifest["stages"] if s["step"] == slow)
     assert stage["in"] == stage["kept"] == 400
     assert stage["stats"]["batches"] == 8             # 8 slices of 50, each counted once
     final = result.final()

@@ -23,8 +23,8 @@ docs/SCALE.md).
 
 from __future__ import annotations
 
-import logging
 import hashlib
+import logging
 import os
 import pickle
 import socket
@@ -130,7 +130,9 @@ def holds_model(step: Step) -> bool:
 
 
 def wants_gpu(step: Step) -> bool:
-    return holds_model(step) and str(getattr(step.config, "device", "auto") or "auto") not in ("cpu",)
+    """A model step with a `device` setting other than cpu (fastText models have none: CPU only)."""
+    fields = type(step.config).model_fields
+    return holds_model(step) and "device" in fields and str(step.config.device or "auto") != "cpu"
 
 
 class RayEngine(Engine):
@@ -223,8 +225,15 @@ class RayEngine(Engine):
 
 
 def worker_error(exc: Exception, step: str) -> CurateError:
-    """A worker's failure as curate's error: ours keep their message (a node that cannot read the
-    stage file is a ConfigError); anything else names the step and the last line Ray reported."""
+    """A worker's failure as curate's error. A curate error raised on a worker (bad data, a node
+    that cannot read the stage file) comes back as itself, with its exit code; anything else
+    names the step and the last line Ray reported."""
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, CurateError):
+            return type(cause)(str(cause.args[0]) if cause.args else str(cause))
+        cause = getattr(cause, "cause", None) or cause.__cause__
     text = str(exc)
     for line in text.splitlines():
         if UNREADABLE in line:

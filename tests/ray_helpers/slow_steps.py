@@ -27,3 +27,14 @@ class SlowCopy(Step):
         (Path(self.config.pid_dir) / str(os.getpid())).touch()
         time.sleep(self.config.seconds)
         return Result(kept=batch, stats={"batches": 1})
+
+
+class SlowModelConfig(SlowCopyConfig):
+    model: str = "none"          # a `model` field: the Ray engine runs this step on an actor pool
+
+
+@register("test.slow_model_copy")
+class SlowModelCopy(SlowCopy):
+    """The same, configured with a "model", so that it runs on an actor pool instead of tasks."""
+
+    Config = SlowModelConfig
