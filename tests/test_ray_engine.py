@@ -39,6 +39,9 @@ def engine():
     eng.connect()
     yield eng
     ray.shutdown()
+    from curate.steps.base import REGISTRY
+    for name in ("test.slow_copy", "test.slow_model_copy"):   # other tests list the real steps only
+        REGISTRY.pop(name, None)
 
 
 def files_of(run_dir: Path) -> dict[str, bytes]:
@@ -180,3 +183,31 @@ def test_cli_runs_on_ray_and_recipe_can_ask_for_it(engine, tmp_path, cli, monkey
     assert Runner(recipe, tmp_path / "r2", progress=False).engine.name == "ray"
     res = cli("run", "recipes/quickstart.yaml", "--engine", "spark", "--out", str(out), "-q")
     assert res.exit_code == 2 and "unknown engine 'spark'" in res.output
+
+
+def test_exact_dedup_is_decided_on_the_workers_by_hash_partitioning(engine, tmp_path, monkeypatch):
+    """Copies spread over every slice; the driver's own `decide` must not run (it would hold a key
+    per record); the result is the local engine's, file for file, and no key files are left."""
+    from curate.steps.dedup.exact import ExactDedup
+    rows = [alpaca(i % 70) for i in range(600)]                  # 530 copies, across every slice
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = Recipe(name="dups", inputs=[{"path": str(data)}], batch_size=45,
+                    steps=[{"use": "normalize.text"}, {"use": "dedup.exact"}])
+    local = run(recipe, out=tmp_path / "local")
+
+    def not_here(self, data):
+        raise AssertionError("dedup.exact decided on the driver")
+    monkeypatch.setattr(ExactDedup, "decide", not_here)
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    stage = next(s for s in on_ray.manifest["stages"] if s["step"] == "dedup.exact")
+    assert stage["kept"] == 70 and stage["rejected"] == 530
+    assert files_of(on_ray.dir) == files_of(local.dir)
+    assert not list(on_ray.dir.rglob("*.keys*"))
+
+
+def test_exact_dedup_without_copies_keeps_everything_on_ray(engine, tmp_path):
+    data = write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(120)])
+    recipe = Recipe(name="nodups", inputs=[{"path": str(data)}], batch_size=50, steps=[{"use": "dedup.exact"}])
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert files_of(on_ray.dir) == files_of(run(recipe, out=tmp_path / "local").dir)
+    assert on_ray.manifest["rows"]["final"] == 120

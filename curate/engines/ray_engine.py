@@ -14,16 +14,16 @@ both engines, and the runner's fingerprints, accounting check and resume work un
 A worker that dies mid-stage is replaced and its slice is run again (Ray retries actor tasks);
 only finished slices reach the driver, so none is written twice.
 
-Dataset-scope steps (dedup, selection) decide on the driver over a lazy scan of the stage file,
-as on the local engine; their memory is what `decide` keeps (keys, signatures, vectors; per step in
-docs/SCALE.md).
+Dataset-scope steps whose decisions fall within groups of a key (`dedup.exact`) are decided on
+the workers by hash partitioning (`ray_partitioned.py`). The others (near and semantic dedup,
+selection) decide on the driver over a lazy scan of the stage file, as on the local engine; their
+memory is what `decide` keeps (signatures, vectors; per step in docs/SCALE.md).
 
 `ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import pickle
@@ -37,9 +37,9 @@ from ..errors import ConfigError, CurateError
 from ..steps.base import Result, Step
 from .base import Engine, StageCounts
 from .parquet_out import ParquetOut
+from .ray_workers import UNREADABLE, ApplyStep, apply_slices, step_payload
 
 CONNECT_TIMEOUT_S = 5.0
-UNREADABLE = "not readable on Ray node"
 
 
 def import_ray():
@@ -70,58 +70,6 @@ def slices(rows: int, batch_size: int) -> list[dict]:
     """The local engine's batches as (part, offset, rows): the unit of work a worker gets."""
     return [{"part": i, "offset": offset, "rows": min(batch_size, rows - offset)}
             for i, offset in enumerate(range(0, rows, batch_size))]
-
-
-BUILT: dict[bytes, Step] = {}       # in a worker process: the steps it has built, by payload digest
-
-
-def built_step(payload: bytes) -> Step:
-    """The step a payload (its class, config and context, pickled) names, built once per worker
-    process: Ray reuses a worker process for many tasks, so a step's setup (a DuckDB connection,
-    compiled patterns, a model) is paid once per worker, not once per slice."""
-    key = hashlib.sha256(payload).digest()
-    if key not in BUILT:
-        from ..quiet import quiet_third_party
-        quiet_third_party()
-        if len(BUILT) >= 4:                                 # steps of finished stages: let them go
-            BUILT.clear()
-        cls, config, ctx = pickle.loads(payload)
-        BUILT[key] = cls(config, ctx)
-    return BUILT[key]
-
-
-def apply_slices(batch, payload: bytes, source: str):
-    """Run the step over each slice (part, offset, rows) of the stage file that `batch` lists;
-    one row per slice comes back: its part number, input rows and pickled result."""
-    import pyarrow as pa
-    if not os.access(source, os.R_OK):
-        raise ConfigError(f"{source}: {UNREADABLE} {socket.gethostname()}; put the inputs and the run "
-                          "folder on storage every node mounts at the same path (docs/SCALE.md)")
-    step = built_step(payload)
-    parts, blobs, counts = [], [], []
-    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
-                                  batch["rows"].to_pylist()):
-        frame = pl.scan_parquet(source).slice(offset, rows).collect()
-        result = step.apply(frame)
-        parts.append(part)
-        counts.append(frame.height)
-        blobs.append(pickle.dumps({"kept": result.kept, "rejected": result.rejected, "added": result.added,
-                                   "declined": result.declined, "stats": result.stats}))
-    return pa.table({"part": parts, "rows_in": counts, "result": pa.array(blobs, type=pa.large_binary())})
-
-
-class ApplyStep:
-    """An actor of a model-holding step's pool: it builds the step (loads the model) when it
-    starts, on a GPU where the step asks for one, and applies it to each slice it is given."""
-
-    payload: bytes = b""     # set on the subclass made for each stage: no constructor arguments,
-    source: str = ""         # which Ray Data would keep in the object store, where a restart can lose them
-
-    def __init__(self):
-        built_step(self.payload)
-
-    def __call__(self, batch):
-        return apply_slices(batch, self.payload, self.source)
 
 
 def holds_model(step: Step) -> bool:
@@ -182,7 +130,8 @@ class RayEngine(Engine):
 
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
-        if step.scope == "dataset":
+        from .ray_partitioned import partitionable, run_partitioned
+        if step.scope == "dataset" and not partitionable(step):
             from .local import LocalEngine
             return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
         ray = self.connect()
@@ -194,7 +143,12 @@ class RayEngine(Engine):
         if not work:
             return counts
         pool = min(self.pool_size(ray), len(work))
-        payload = pickle.dumps((type(step), step.config, step.ctx))
+        if step.scope == "dataset":
+            try:
+                return run_partitioned(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
+            except ray.exceptions.RayError as exc:
+                raise worker_error(exc, step.name) from None
+        payload = step_payload(step)
         items = ray.data.from_items(work, override_num_blocks=len(work))
         if holds_model(step):
             gpus = 1 if wants_gpu(step) and ray.cluster_resources().get("GPU") else 0

@@ -12,6 +12,11 @@ The contract, for every step:
   is keyed by record (`_order`, `id`); "which copy survives" and "who fills a cap first" are rules
   over `_order`. The engine, not the step, applies the verdicts to batches
   (`decisions.apply_verdicts`), so a partitioned engine reproduces the local result exactly.
+- Optional, for a dataset-scope step whose decisions fall within groups of equal keys
+  (`dedup.exact`): `group_keys(data)` (a lazy frame of `_order`, id and the key's hash columns
+  `_a`, `_b`) and `group_verdicts(keys)` (the verdicts of the records it drops, given whole key
+  groups). A partitioned engine then decides it on its workers, each taking whole groups, and
+  must get the same verdicts as `decide`.
 - `version`: bump it when the step's output changes for the same input and config (a bug fix, a
   new default, a changed detail text). It is part of the stage fingerprint, so finished stages
   computed by the old code are not reused. A refactor that keeps outputs identical keeps it.

@@ -26,14 +26,30 @@ class ExactDedup(Step):
         casefold: bool = Field(True, description="compare case-insensitively")
         ignore_punctuation: bool = Field(False, description="ignore punctuation and symbols")
 
-    def decide(self, data: pl.LazyFrame) -> Decisions:
+    def group_keys(self, data: pl.LazyFrame) -> pl.LazyFrame:
+        """`_order`, id, origin and the record's 128-bit key as two independently seeded 64-bit
+        hashes (`_a`, `_b`), computed in parallel by polars. The hash values never leave one
+        version of polars, so they need not be stable across versions. A partitioned engine
+        sends every record of a key to one worker by `_a` and calls `group_verdicts` there."""
         cfg = self.config
         key = key_text(cfg.fields, cfg.casefold, cfg.ignore_punctuation)
-        # Two independently seeded 64-bit hashes: a 128-bit key, computed in parallel by polars.
-        # The hash values never leave this process, so they need not be stable across versions.
-        # Streaming: the texts pass through in chunks; only 24 bytes per record and the ids stay.
-        keys = data.select(pl.col(ORDER).cast(pl.UInt64), "id", key.hash(seed=0x5EED).alias("_a"),
-                           key.hash(seed=0xC0FFEE).alias("_b")).collect(engine="streaming")
+        return data.select(pl.col(ORDER).cast(pl.UInt64), "id", "origin", key.hash(seed=0x5EED).alias("_a"),
+                           key.hash(seed=0xC0FFEE).alias("_b"))
+
+    def group_verdicts(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """The verdicts of the copies among `keys` (whole key groups): every record after the
+        first of its group, naming that first record."""
+        first = keys.with_columns(pl.col(ORDER).min().over("_a", "_b").alias("_first"))
+        kept = first.filter(pl.col(ORDER) == pl.col("_first")).select(
+            "_first", pl.col("id").alias("_kid"), pl.col("origin").alias("_korigin"))
+        return first.filter(pl.col(ORDER) != pl.col("_first")).join(kept, on="_first", how="left").select(
+            ORDER, "id", pl.lit("exact_duplicate").alias("reason"),
+            pl.format("duplicate of {} ({})", "_kid", "_korigin").alias("detail"))
+
+    def decide(self, data: pl.LazyFrame) -> Decisions:
+        # Streaming: the texts pass through in chunks; only 24 bytes per record and the ids stay
+        # (origins are fetched for the kept copies of duplicates only).
+        keys = self.group_keys(data).drop("origin").collect(engine="streaming")
         first = keys.select(ORDER, "id", pl.col(ORDER).min().over("_a", "_b").alias("_first"))
         copy = pl.col(ORDER) != pl.col("_first")
         kept_of_copies = first.filter(copy)["_first"].unique().implode()

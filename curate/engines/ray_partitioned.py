@@ -1,0 +1,114 @@
+"""Dataset-scope steps decided by key on a Ray cluster: hash partitioning instead of the driver.
+
+A step whose decisions fall within groups of equal keys (`dedup.exact`: a record is a copy of the
+first record with its key) offers `group_keys(data)` (`_order`, id and key hash columns `_a`, `_b`
+per record) and `group_verdicts(keys)` (the verdicts of the records it drops, given whole groups).
+On Ray such a step runs in two passes over the stage's slices, both on the workers:
+
+1. each worker keys its slice and writes its keys to one file per partition (`_a` modulo the
+   partition count), in a temporary folder next to the stage file (shared storage);
+2. each worker reads one partition's files, which hold every record of their keys, and returns
+   the verdicts of the records dropped there.
+
+The driver holds only those dropped records' verdicts, never a key per record, and applies them
+batch by batch as the local engine does. Which copy survives is the same rule over `_order`, so
+the result is the local engine's, byte for byte.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from ..steps.base import Result, Step
+from ..steps.decisions import ORDER, apply_verdicts, keep_all
+from .base import StageCounts
+from .parquet_out import ParquetOut, tmp_name
+from .ray_workers import built_step, readable, step_payload
+
+
+def partitionable(step: Step) -> bool:
+    return hasattr(step, "group_keys") and hasattr(step, "group_verdicts")
+
+
+def key_slices(batch, payload: bytes, source: str, folder: str, partitions: int):
+    """Pass 1: key each slice and write its keys, partitioned by `_a`, under `folder`."""
+    import pyarrow as pa
+    readable(source)
+    step = built_step(payload)
+    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
+                                  batch["rows"].to_pylist()):
+        frame = pl.scan_parquet(source).slice(offset, rows).with_row_index(ORDER, offset=offset)
+        keys = step.group_keys(frame).collect().with_columns((pl.col("_a") % partitions).alias("_p"))
+        for (p,), group in keys.partition_by("_p", as_dict=True).items():
+            target = Path(folder) / f"p{p}"
+            target.mkdir(parents=True, exist_ok=True)
+            group.drop("_p").write_parquet(target / f"s{part}.parquet")
+    return pa.table({"done": [len(batch["part"])]})
+
+
+def group_partitions(batch, payload: bytes, folder: str):
+    """Pass 2: the verdicts of the records dropped within each partition."""
+    import pyarrow as pa
+    step = built_step(payload)
+    blobs = []
+    for p in batch["partition"].to_pylist():
+        files = sorted((Path(folder) / f"p{p}").glob("*.parquet"))
+        keys = pl.concat([pl.read_parquet(f) for f in files]) if files else None
+        dropped = step.group_verdicts(keys) if keys is not None else None
+        blobs.append(pickle.dumps(dropped))
+    return pa.table({"dropped": pa.array(blobs, type=pa.large_binary())})
+
+
+def run_partitioned(ray, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
+                    batch_size: int, work: list[dict], pool: int,
+                    advance: Callable[[int], None]) -> StageCounts:
+    """Both passes on the workers, then the dropped records' verdicts applied batch by batch."""
+    payload = step_payload(step)
+    folder = tmp_name(out.path.with_name(out.path.name + ".keys"))   # removed by the runner if we die
+    partitions = max(1, min(len(work), pool * 4))
+    try:
+        ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
+            key_slices, fn_kwargs={"payload": payload, "source": str(source.resolve()), "folder": str(folder),
+                                   "partitions": partitions},
+            batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1).materialize()
+        parts = [{"partition": p} for p in range(partitions)]
+        dropped = [pickle.loads(b) for t in ray.data.from_items(parts, override_num_blocks=partitions).map_batches(
+            group_partitions, fn_kwargs={"payload": payload, "folder": str(folder)}, batch_size=1,
+            batch_format="pyarrow", concurrency=pool, num_cpus=1).iter_batches(batch_size=None, batch_format="pyarrow")
+            for b in t["dropped"].to_pylist()]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    frames = [d for d in dropped if d is not None and d.height]
+    drops = pl.concat(frames).sort(ORDER) if frames else None
+    return apply_drops(step, source, drops, out, rejected, stage, batch_size, advance)
+
+
+def apply_drops(step: Step, source: Path, drops: pl.DataFrame | None, out: ParquetOut, rejected: ParquetOut, stage: int,
+                batch_size: int, advance: Callable[[int], None]) -> StageCounts:
+    """The local engine's batch-by-batch application, with each batch's verdicts made from the
+    records dropped in it (so no verdict per record is held for the whole stage)."""
+    reader = pq.ParquetFile(source)
+    out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
+    counts = StageCounts()
+    offset = 0
+    for arrow in reader.iter_batches(batch_size=batch_size):
+        batch = pl.from_arrow(arrow).with_columns(
+            pl.int_range(offset, offset + arrow.num_rows, dtype=pl.UInt64).alias(ORDER))
+        if drops is None:
+            verdicts = keep_all(batch)
+        else:
+            here = drops.filter(pl.col(ORDER).is_between(offset, offset + batch.height - 1)).rename({"id": "_did"})
+            verdicts = batch.select(ORDER, "id").join(here, on=ORDER, how="left", maintain_order="left").select(
+                ORDER, pl.coalesce("_did", "id").alias("id"), "reason", "detail")
+        result = apply_verdicts(batch, verdicts, {})
+        counts.write(Result(kept=result.kept.drop(ORDER), rejected=result.rejected), batch.height, stage, step.name,
+                     out, rejected)
+        advance(batch.height)
+        offset += batch.height
+    return counts

@@ -1,0 +1,79 @@
+"""What runs on a Ray worker: building a step once per worker process, and applying it to
+slices of a stage file. Imported by the engine (`ray_engine.py`) and the partitioned passes
+(`ray_partitioned.py`); it imports no Ray itself, so workers unpickle it cheaply."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import socket
+
+import polars as pl
+
+from ..errors import ConfigError
+from ..steps.base import Step
+
+UNREADABLE = "not readable on Ray node"
+
+
+BUILT: dict[bytes, Step] = {}       # in a worker process: the steps it has built, by payload digest
+
+
+def built_step(payload: bytes) -> Step:
+    """The step a payload (its class, config and context, pickled) names, built once per worker
+    process: Ray reuses a worker process for many tasks, so a step's setup (a DuckDB connection,
+    compiled patterns, a model) is paid once per worker, not once per slice."""
+    key = hashlib.sha256(payload).digest()
+    if key not in BUILT:
+        from ..quiet import quiet_third_party
+        quiet_third_party()
+        if len(BUILT) >= 4:                                 # steps of finished stages: let them go
+            BUILT.clear()
+        cls, config, ctx = pickle.loads(payload)
+        BUILT[key] = cls(config, ctx)
+    return BUILT[key]
+
+
+def step_payload(step: Step) -> bytes:
+    """What travels to the workers: the step's class (by reference), config and context."""
+    return pickle.dumps((type(step), step.config, step.ctx))
+
+
+def readable(source: str) -> None:
+    """On a worker: the stage file must be there (shared storage), or say which node cannot see it."""
+    if not os.access(source, os.R_OK):
+        raise ConfigError(f"{source}: {UNREADABLE} {socket.gethostname()}; put the inputs and the run "
+                          "folder on storage every node mounts at the same path (docs/SCALE.md)")
+
+
+def apply_slices(batch, payload: bytes, source: str):
+    """Run the step over each slice (part, offset, rows) of the stage file that `batch` lists;
+    one row per slice comes back: its part number, input rows and pickled result."""
+    import pyarrow as pa
+    readable(source)
+    step = built_step(payload)
+    parts, blobs, counts = [], [], []
+    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
+                                  batch["rows"].to_pylist()):
+        frame = pl.scan_parquet(source).slice(offset, rows).collect()
+        result = step.apply(frame)
+        parts.append(part)
+        counts.append(frame.height)
+        blobs.append(pickle.dumps({"kept": result.kept, "rejected": result.rejected, "added": result.added,
+                                   "declined": result.declined, "stats": result.stats}))
+    return pa.table({"part": parts, "rows_in": counts, "result": pa.array(blobs, type=pa.large_binary())})
+
+
+class ApplyStep:
+    """An actor of a model-holding step's pool: it builds the step (loads the model) when it
+    starts, on a GPU where the step asks for one, and applies it to each slice it is given."""
+
+    payload: bytes = b""     # set on the subclass made for each stage: no constructor arguments,
+    source: str = ""         # which Ray Data would keep in the object store, where a restart can lose them
+
+    def __init__(self):
+        built_step(self.payload)
+
+    def __call__(self, batch):
+        return apply_slices(batch, self.payload, self.source)
