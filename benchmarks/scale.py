@@ -2,6 +2,7 @@
 engine and on Ray with 1 and 2 workers, side by side in one run.
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--engines local,ray-1,ray-2]
+                               [--steps-from benchmarks/exact_dedup.yaml]
 
 Records come from benchmarks/make_records.py (~1 KB Alpaca records with planted duplicates and
 junk). Every run is its own `curate run --fresh` process; we report input records per wall second
@@ -62,9 +63,10 @@ def measure_tree(cmd: list[str], log: Path) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_gib": peak / 2**30, "exit": code}
 
 
-def recipe_for(records: Path, out: Path) -> Path:
-    """clean.yaml's steps over one generated file (paths in steps resolve from the repository)."""
-    spec = yaml.safe_load((ROOT / "recipes" / "clean.yaml").read_text())
+def recipe_for(records: Path, out: Path, steps_from: Path) -> Path:
+    """A recipe's steps (clean.yaml's by default) over one generated file (paths in steps resolve
+    from the repository)."""
+    spec = yaml.safe_load(steps_from.read_text())
     spec.update(name="scale", inputs=[{"path": str(records), "format": "alpaca"}])
     out.write_text(yaml.safe_dump(spec, sort_keys=False))
     return out
@@ -74,6 +76,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--engines", default="local,ray-1,ray-2")
+    ap.add_argument("--steps-from", default=str(ROOT / "recipes" / "clean.yaml"),
+                    help="the recipe whose steps run (e.g. benchmarks/exact_dedup.yaml)")
     args = ap.parse_args()
     import make_records
     WORK.mkdir(parents=True, exist_ok=True)
@@ -83,7 +87,7 @@ def main() -> None:
         data = WORK / f"n{n}"
         if not (data / "records.jsonl").is_file():
             make_records.main(n, data)
-        recipe = recipe_for(data / "records.jsonl", WORK / f"scale-{n}.yaml")
+        recipe = recipe_for(data / "records.jsonl", WORK / f"scale-{n}.yaml", Path(args.steps_from))
         finals: dict[str, Path] = {}
         for engine in args.engines.split(","):
             out = WORK / "runs" / f"{engine}-{n}"
@@ -105,7 +109,7 @@ def main() -> None:
                          "identical_to_local": same})
             print(f"{n:>9,} {engine:<6} {r['seconds']:8.1f} s {n / r['seconds']:9,.0f} rec/s "
                   f"{r['peak_gib']:6.2f} GiB  kept {kept}  identical {same or '-'}  exit {r['exit']}", flush=True)
-    (WORK / "scale.json").write_text(json.dumps(rows, indent=2))
+    (WORK / f"scale-{Path(args.steps_from).stem}.json").write_text(json.dumps(rows, indent=2))
     print(f"\n{'records':>9} {'engine':<6} {'seconds':>8} {'rec/s':>9} {'peak GiB':>9} {'same':>5}")
     for r in rows:
         print(f"{r['records']:>9,} {r['engine']:<6} {r['seconds']:8.1f} {r['rec_per_s']:9,.0f} "
