@@ -211,3 +211,26 @@ def test_exact_dedup_without_copies_keeps_everything_on_ray(engine, tmp_path):
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
     assert files_of(on_ray.dir) == files_of(run(recipe, out=tmp_path / "local").dir)
     assert on_ray.manifest["rows"]["final"] == 120
+
+
+def test_near_dedup_signs_on_the_workers_and_matches_local(engine, tmp_path, monkeypatch):
+    """MinHash signatures are computed on the workers; the driver's own `decide` (which would
+    shingle every text itself) must not run; the files are the local engine's."""
+    from curate.steps.dedup.near import NearDedup
+    rows = []
+    for i in range(400):
+        base = alpaca(i % 60)
+        if i >= 60 and i % 2:                                   # near copies: one word added
+            base["output"] += " Indeed."
+        rows.append(base)
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = Recipe(name="near", inputs=[{"path": str(data)}], batch_size=45,
+                    steps=[{"use": "dedup.near", "with": {"threshold": 0.7}}])
+    local = run(recipe, out=tmp_path / "local")
+    assert local.manifest["stages"][1]["rejected"] > 300
+    monkeypatch.setattr(NearDedup, "decide", lambda self, data: (_ for _ in ()).throw(
+        AssertionError("dedup.near signed on the driver")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert on_ray.manifest["stages"][1]["stats"] == local.manifest["stages"][1]["stats"]
+    assert files_of(on_ray.dir) == files_of(local.dir)
+    assert not list(on_ray.dir.rglob("*.signatures*"))

@@ -51,8 +51,14 @@ def step_results(step: Step, data: pl.LazyFrame, rows: int, batches: Iterable[pl
         for batch in batches:
             yield batch, step.apply(batch)
         return
-    decisions = step.decide(data.with_row_index(ORDER))
-    check_verdicts(step.name, decisions, rows)
+    yield from decided_results(step.name, step.decide(data.with_row_index(ORDER)), rows, batches, batch_size)
+
+
+def decided_results(step: str, decisions: Decisions, rows: int, batches: Iterable[pl.DataFrame],
+                    batch_size: int) -> Iterator[tuple[pl.DataFrame, Result]]:
+    """A dataset-scope step's decisions applied to each batch: the batch's slice of the verdicts
+    and the records derived from it (whoever computed the decisions, this process or a cluster)."""
+    check_verdicts(step, decisions, rows)
     added = by_batch(decisions.added, batch_size)
     declined = by_batch(decisions.declined, batch_size)
     offset = 0

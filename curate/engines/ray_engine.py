@@ -15,8 +15,8 @@ A worker that dies mid-stage is replaced and its slice is run again (Ray retries
 only finished slices reach the driver, so none is written twice.
 
 Dataset-scope steps whose decisions fall within groups of a key (`dedup.exact`) are decided on
-the workers by hash partitioning (`ray_partitioned.py`). The others (near and semantic dedup,
-selection) decide on the driver over a lazy scan of the stage file, as on the local engine; their
+the workers by hash partitioning, and `dedup.near` has its signatures made there
+(`ray_partitioned.py`). The others (semantic dedup, selection) decide on the driver over a lazy scan of the stage file, as on the local engine; their
 memory is what `decide` keeps (signatures, vectors; per step in docs/SCALE.md).
 
 `ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
@@ -130,8 +130,8 @@ class RayEngine(Engine):
 
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
-        from .ray_partitioned import partitionable, run_partitioned
-        if step.scope == "dataset" and not partitionable(step):
+        from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
+        if step.scope == "dataset" and not (partitionable(step) or signable(step)):
             from .local import LocalEngine
             return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
         ray = self.connect()
@@ -145,7 +145,12 @@ class RayEngine(Engine):
         pool = min(self.pool_size(ray), len(work))
         if step.scope == "dataset":
             try:
-                return run_partitioned(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
+                if signable(step) and meta.metadata.num_rows >= 2:
+                    return run_signed(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
+                if partitionable(step):
+                    return run_partitioned(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
+                from .local import LocalEngine
+                return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
             except ray.exceptions.RayError as exc:
                 raise worker_error(exc, step.name) from None
         payload = step_payload(step)

@@ -1,4 +1,10 @@
-"""Dataset-scope steps decided by key on a Ray cluster: hash partitioning instead of the driver.
+"""Dataset-scope steps whose heavy part runs on the workers of a Ray cluster.
+
+Signatures (`dedup.near`): a step that offers `signed_rows`, `sign` and `decide_signed` has its
+MinHash signatures computed on the workers, slice by slice, and decides on the driver over the
+signatures only (n × num_perm × 4 bytes), exactly as its own `decide` does after signing.
+
+Keys (`dedup.exact`), by hash partitioning:
 
 A step whose decisions fall within groups of equal keys (`dedup.exact`: a record is a copy of the
 first record with its key) offers `group_keys(data)` (`_order`, id and key hash columns `_a`, `_b`
@@ -34,6 +40,10 @@ from .ray_workers import built_step, readable, step_payload
 
 def partitionable(step: Step) -> bool:
     return hasattr(step, "group_keys") and hasattr(step, "group_verdicts")
+
+
+def signable(step: Step) -> bool:
+    return all(hasattr(step, name) for name in ("signed_rows", "sign", "decide_signed"))
 
 
 def key_slices(batch, payload: bytes, source: str, folder: str, partitions: int):
@@ -111,4 +121,49 @@ def apply_drops(step: Step, source: Path, drops: pl.DataFrame | None, out: Parqu
                      out, rejected)
         advance(batch.height)
         offset += batch.height
+    return counts
+
+
+def sign_slices(batch, payload: bytes, source: str, folder: str):
+    """Signatures of each slice's records (`dedup.near`'s MinHash), one file per slice."""
+    import numpy as np
+    import pyarrow as pa
+    readable(source)
+    step = built_step(payload)
+    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
+                                  batch["rows"].to_pylist()):
+        frame = step.signed_rows(pl.scan_parquet(source).slice(offset, rows).with_row_index(ORDER, offset=offset))
+        sig, has = step.sign(frame.collect())
+        np.savez(Path(folder) / f"s{part}.npz", sig=sig, has=has)
+    return pa.table({"done": [len(batch["part"])]})
+
+
+def run_signed(ray, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
+               batch_size: int, work: list[dict], pool: int, advance: Callable[[int], None]) -> StageCounts:
+    """The signatures (the costly part: shingling and MinHash of every text) on the workers; the
+    bands, components and verdicts on the driver over the signatures, as the local engine does."""
+    import numpy as np
+    from .local import decided_results
+    folder = tmp_name(out.path.with_name(out.path.name + ".signatures"))   # removed by the runner if we die
+    folder.mkdir(parents=True)
+    try:
+        ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
+            sign_slices, fn_kwargs={"payload": step_payload(step), "source": str(source.resolve()),
+                                    "folder": str(folder)},
+            batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1).materialize()
+        loaded = [np.load(folder / f"s{w['part']}.npz") for w in work]
+        sig = np.concatenate([f["sig"] for f in loaded])
+        has = np.concatenate([f["has"] for f in loaded])
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    rows = sum(w["rows"] for w in work)
+    frame = step.signed_rows(pl.scan_parquet(source).with_row_index(ORDER), with_text=False).collect()
+    decisions = step.decide_signed(frame, sig, has)
+    reader = pq.ParquetFile(source)
+    out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
+    counts = StageCounts()
+    batches = (pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
+    for batch, result in decided_results(step.name, decisions, rows, batches, batch_size):
+        counts.write(result, batch.height, stage, step.name, out, rejected)
+        advance(batch.height)
     return counts

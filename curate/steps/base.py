@@ -16,7 +16,8 @@ The contract, for every step:
   (`dedup.exact`): `group_keys(data)` (a lazy frame of `_order`, id and the key's hash columns
   `_a`, `_b`) and `group_verdicts(keys)` (the verdicts of the records it drops, given whole key
   groups). A partitioned engine then decides it on its workers, each taking whole groups, and
-  must get the same verdicts as `decide`.
+  must get the same verdicts as `decide`. Likewise a step whose costly part is a per-record
+  signature (`dedup.near`) offers `signed_rows`, `sign` and `decide_signed`.
 - `version`: bump it when the step's output changes for the same input and config (a bug fix, a
   new default, a changed detail text). It is part of the stage fingerprint, so finished stages
   computed by the old code are not reused. A refactor that keeps outputs identical keeps it.

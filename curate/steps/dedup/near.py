@@ -57,7 +57,10 @@ class NearDedup(Step):
                 raise ValueError("keep: highest_score needs score_column")
             return self
 
-    def decide(self, data: pl.LazyFrame) -> Decisions:
+    def signed_rows(self, data: pl.LazyFrame, with_text: bool = True) -> pl.LazyFrame:
+        """Per record: `_order`, id, origin, what `keep` ranks by and (with `with_text`) the text
+        its signature is made of. A partitioned engine signs slices of these on its workers
+        (`sign`) and hands the rest, without the text, to `decide_signed`."""
         cfg = self.config
         require_fields("dedup.near", cfg.fields + ([cfg.score_column] if cfg.score_column else []),
                        data.collect_schema().names())
@@ -66,13 +69,29 @@ class NearDedup(Step):
         extra = [pl.col("response").str.len_chars().alias("_len")] if cfg.keep == "longest_response" else []
         if cfg.keep == "highest_score":
             extra = [pl.col(cfg.score_column).cast(pl.Float64).alias("_score")]
-        frame = data.select(pl.col(ORDER), pl.col("id"), pl.col("origin"), text.alias("_text"), *extra).collect()
+        return data.select(pl.col(ORDER), pl.col("id"), pl.col("origin"), *extra,
+                           *([text.alias("_text")] if with_text else []))
+
+    def sign(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """MinHash signatures of `frame["_text"]` and which rows had any shingle."""
+        cfg = self.config
+        return signatures(frame["_text"], cfg.unit, cfg.shingle_size, cfg.num_perm, cfg.seed)
+
+    def decide(self, data: pl.LazyFrame) -> Decisions:
+        frame = self.signed_rows(data).collect()
+        if frame.height < 2:
+            return self.decide_signed(frame, None, None)
+        sig, has = self.sign(frame)
+        return self.decide_signed(frame.drop("_text"), sig, has)
+
+    def decide_signed(self, frame: pl.DataFrame, sig: np.ndarray | None, has: np.ndarray | None) -> Decisions:
+        """The decisions, given every record's signature (rows in input order)."""
+        cfg = self.config
         n = frame.height
         bands, rows = (cfg.bands, cfg.rows) if cfg.bands else lsh_params(cfg.threshold, cfg.num_perm)
         stats = {"bands": bands, "rows_per_band": rows}
         if n < 2:
             return Decisions(verdicts(frame), stats=stats)
-        sig, has = signatures(frame["_text"], cfg.unit, cfg.shingle_size, cfg.num_perm, cfg.seed)
         found = near_duplicate_components(sig, has, cfg.threshold, bands, rows, cfg.verify)
         priority = self._priority(frame)
         order = np.lexsort((frame[ORDER].to_numpy(), priority, found.component))   # ties: input order
