@@ -2,7 +2,7 @@
 engine and on Ray with 1 and 2 workers, side by side in one run.
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--engines local,ray-1,ray-2]
-                               [--steps-from benchmarks/exact_dedup.yaml]
+                               [--steps-from benchmarks/exact_dedup.yaml or near_dedup.yaml]
 
 Records come from benchmarks/make_records.py (~1 KB Alpaca records with planted duplicates and
 junk). Every run is its own `curate run --fresh` process; we report input records per wall second
