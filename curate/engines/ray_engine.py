@@ -5,19 +5,20 @@ file from shared storage into polars, calls `apply`, and sends back the slice's 
 added and declined rows. A step configured with a model runs on a pool of actors that load the
 model once each (on a GPU where there is one); the others run as plain tasks, which Ray gives to
 warm worker processes (an actor pool costs seconds to start, on every stage), and each worker
-process builds a step once and keeps it for the stage's later slices. The slices are the local engine's batches
-(consecutive runs of `batch_size` rows), and the driver writes the results in slice order with the
-local engine's own code (`StageCounts.write`). So a stage file, its ledger, its counts and every
+process builds a step once and keeps it for the stage's later slices. The slices are the local
+engine's batches (consecutive runs of `batch_size` rows), and the driver writes the results in
+slice order with the local engine's own code (`StageCounts.write`). So a stage file, its ledger, its counts and every
 record's input position (`_order`, which "first copy wins" rules use downstream) are the same on
 both engines, and the runner's fingerprints, accounting check and resume work unchanged.
 
-A worker that dies mid-stage is replaced and its slice is run again (Ray retries actor tasks);
+A worker that dies mid-stage is replaced and its slice is run again (Ray retries the task);
 only finished slices reach the driver, so none is written twice.
 
 Dataset-scope steps whose decisions fall within groups of a key (`dedup.exact`) are decided on
 the workers by hash partitioning, and `dedup.near` has its signatures made there
-(`ray_partitioned.py`). The others (semantic dedup, selection) decide on the driver over a lazy scan of the stage file, as on the local engine; their
-memory is what `decide` keeps (signatures, vectors; per step in docs/SCALE.md).
+(`ray_partitioned.py`). The others (semantic dedup, selection) decide on the driver over a lazy
+scan of the stage file, as on the local engine; their memory is what `decide` keeps (vectors,
+ranking columns; per step in docs/SCALE.md).
 
 `ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
 """
@@ -85,7 +86,7 @@ def wants_gpu(step: Step) -> bool:
 
 class RayEngine(Engine):
     """`address`: a running cluster's head (HOST:PORT; default $RAY_ADDRESS, else a local cluster
-    started in this process); `workers`: actors per batch step (default: the cluster's CPUs)."""
+    started in this process); `workers`: workers per batch step (default: the cluster's CPUs)."""
 
     name = "ray"
 
@@ -190,8 +191,9 @@ def worker_error(exc: Exception, step: str) -> CurateError:
     seen, cause = set(), exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
-        if isinstance(cause, CurateError):
-            return type(cause)(str(cause.args[0]) if cause.args else str(cause))
+        if isinstance(cause, CurateError):      # Ray's RayTaskError(ConfigError) is one too: take ours
+            ours = next(c for c in type(cause).__mro__ if c.__module__ == CurateError.__module__)
+            return ours(str(cause.args[0]) if cause.args else str(cause))
         cause = getattr(cause, "cause", None) or cause.__cause__
     text = str(exc)
     for line in text.splitlines():
