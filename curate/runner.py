@@ -201,6 +201,7 @@ class Runner:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> Path:
+        self.engine.check()
         try:
             (self.run_dir / "stages").mkdir(parents=True, exist_ok=True)
         except OSError as exc:

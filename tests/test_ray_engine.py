@@ -183,6 +183,14 @@ def test_cli_runs_on_ray_and_recipe_can_ask_for_it(engine, tmp_path, cli, monkey
     assert Runner(recipe, tmp_path / "r2", progress=False).engine.name == "ray"
     res = cli("run", "recipes/quickstart.yaml", "--engine", "spark", "--out", str(out), "-q")
     assert res.exit_code == 2 and "unknown engine 'spark'" in res.output
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = cli("run", "recipes/quickstart.yaml", "--engine", "ray", "--address", f"127.0.0.1:{port}", "--out",
+              str(tmp_path / "never"), "-q")
+    assert res.exit_code == 2 and "cannot reach the Ray cluster" in res.output
+    assert not list((tmp_path / "never").rglob("*.parquet")), "nothing is read before the cluster answers"
 
 
 def test_exact_dedup_is_decided_on_the_workers_by_hash_partitioning(engine, tmp_path, monkeypatch):

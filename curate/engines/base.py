@@ -57,6 +57,10 @@ class Engine(ABC):
 
     name: ClassVar[str]
 
+    def check(self) -> None:
+        """Before a run reads anything: fail now on what would fail later (an engine that is not
+        installed, a cluster that does not answer)."""
+
     @abstractmethod
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:

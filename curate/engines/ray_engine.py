@@ -94,6 +94,15 @@ class RayEngine(Engine):
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.workers = workers
 
+    def check(self) -> None:
+        """Ray installed, and the cluster's address answering, before the run reads its inputs.
+        (Ray is not imported here: `connect` must set the token mode before it is.)"""
+        import importlib.util
+        if importlib.util.find_spec("ray") is None:
+            raise ConfigError("the ray engine needs Ray Data: pip install 'curate[ray]'")
+        if self.address and self.address not in ("auto", "local"):
+            check_reachable(self.address)
+
     def connect(self):
         """Join the cluster at `address` ("auto": one started on this machine with `ray start`), or
         start one in this process; an unreachable address fails within seconds."""
