@@ -78,11 +78,19 @@ class NearDedup(Step):
         return signatures(frame["_text"], cfg.unit, cfg.shingle_size, cfg.num_perm, cfg.seed)
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
-        frame = self.signed_rows(data).collect()
-        if frame.height < 2:
+        """Signs the texts block by block (`batch_size` records), so that only the signatures,
+        not every text, are held at once."""
+        frame = self.signed_rows(data, with_text=False).collect()
+        n = frame.height
+        if n < 2:
             return self.decide_signed(frame, None, None)
-        sig, has = self.sign(frame)
-        return self.decide_signed(frame.drop("_text"), sig, has)
+        sig = np.zeros((n, self.config.num_perm), dtype=np.uint32)
+        has = np.zeros(n, dtype=bool)
+        texts = self.signed_rows(data).select("_text")
+        block = max(1, self.ctx.batch_size)
+        for start in range(0, n, block):
+            sig[start:start + block], has[start:start + block] = self.sign(texts.slice(start, block).collect())
+        return self.decide_signed(frame, sig, has)
 
     def decide_signed(self, frame: pl.DataFrame, sig: np.ndarray | None, has: np.ndarray | None) -> Decisions:
         """The decisions, given every record's signature (rows in input order)."""
