@@ -26,15 +26,26 @@ class LocalEngine(Engine):
 
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
-        counts = StageCounts()
-        reader = pq.ParquetFile(source)
-        out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
-        batches = (pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
-        for batch, result in step_results(step, pl.scan_parquet(source), reader.metadata.num_rows, batches,
-                                          batch_size):
-            counts.write(result, batch.height, stage, step.name, out, rejected)
-            advance(batch.height)
-        return counts
+        rows, batches = stage_batches(source, out, batch_size)
+        results = step_results(step, pl.scan_parquet(source), rows, batches, batch_size)
+        return write_results(step.name, results, stage, out, rejected, advance)
+
+
+def stage_batches(source: Path, out: ParquetOut, batch_size: int) -> tuple[int, Iterator[pl.DataFrame]]:
+    """The stage file's row count and its batches; `out` learns the columns (for an empty output)."""
+    reader = pq.ParquetFile(source)
+    out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
+    return reader.metadata.num_rows, (pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
+
+
+def write_results(step: str, results: Iterable[tuple[pl.DataFrame, Result]], stage: int, out: ParquetOut,
+                  rejected: ParquetOut, advance: Callable[[int], None]) -> StageCounts:
+    """Each batch's result written and counted, in order, with progress in input rows."""
+    counts = StageCounts()
+    for batch, result in results:
+        counts.write(result, batch.height, stage, step, out, rejected)
+        advance(batch.height)
+    return counts
 
 
 def run_frame(step: Step, frame: pl.DataFrame, batch_size: int = 50_000) -> list[Result]:

@@ -38,7 +38,7 @@ from ..errors import ConfigError, CurateError
 from ..steps.base import Result, Step
 from .base import Engine, StageCounts
 from .parquet_out import ParquetOut
-from .ray_workers import UNREADABLE, ApplyStep, apply_slices, step_payload
+from .ray_workers import UNREADABLE, ApplyStep, apply_slices, map_items, step_payload
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -140,39 +140,36 @@ class RayEngine(Engine):
 
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
-        from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
-        if step.scope == "dataset" and not (partitionable(step) or signable(step)):
-            from .local import LocalEngine
-            return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
-        ray = self.connect()
         import pyarrow.parquet as pq
+        from .local import LocalEngine
+        from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
         meta = pq.ParquetFile(source)
+        rows = meta.metadata.num_rows
+        distributed = None
+        if step.scope == "dataset":
+            distributed = (run_signed if signable(step) and rows >= 2 else
+                           run_partitioned if partitionable(step) else None)
+            if distributed is None:                           # decides on the driver, as locally
+                return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
         out.empty_schema = pl.from_arrow(meta.schema_arrow.empty_table()).schema
-        work = slices(meta.metadata.num_rows, batch_size)
+        work = slices(rows, batch_size)
         counts = StageCounts()
         if not work:
             return counts
+        ray = self.connect()
         pool = min(self.pool_size(ray), len(work))
-        if step.scope == "dataset":
+        if distributed is not None:
             try:
-                if signable(step) and meta.metadata.num_rows >= 2:
-                    return run_signed(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
-                if partitionable(step):
-                    return run_partitioned(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
-                from .local import LocalEngine
-                return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
+                return distributed(ray, step, source, out, rejected, stage, batch_size, work, pool, advance)
             except ray.exceptions.RayError as exc:
                 raise worker_error(exc, step.name) from None
-        payload = step_payload(step)
-        items = ray.data.from_items(work, override_num_blocks=len(work))
+        payload, where = step_payload(step), str(source.resolve())
         if holds_model(step):
             gpus = 1 if wants_gpu(step) and ray.cluster_resources().get("GPU") else 0
-            actor = type("ApplyStepOf", (ApplyStep,), {"payload": payload, "source": str(source.resolve())})
-            results = items.map_batches(actor, batch_size=1, batch_format="pyarrow", concurrency=pool,
-                                        num_cpus=1, num_gpus=gpus)
+            actor = type("ApplyStepOf", (ApplyStep,), {"payload": payload, "source": where})
+            results = map_items(ray, work, actor, pool, num_gpus=gpus)
         else:                   # plain tasks: Ray reuses warm worker processes, no pool to start per stage
-            results = items.map_batches(apply_slices, fn_kwargs={"payload": payload, "source": str(source.resolve())},
-                                        batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1)
+            results = map_items(ray, work, apply_slices, pool, fn_kwargs={"payload": payload, "source": where})
         waiting: dict[int, tuple[int, bytes]] = {}
         next_part = 0
         try:

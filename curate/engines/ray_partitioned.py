@@ -26,16 +26,16 @@ from __future__ import annotations
 import pickle
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from ..steps.base import Result, Step
 from ..steps.decisions import ORDER, apply_verdicts, keep_all
 from .base import StageCounts
+from .local import decided_results, stage_batches, write_results
 from .parquet_out import ParquetOut, tmp_name
-from .ray_workers import built_step, readable, step_payload
+from .ray_workers import built_step, listed_slices, map_items, step_payload
 
 
 def partitionable(step: Step) -> bool:
@@ -49,12 +49,9 @@ def signable(step: Step) -> bool:
 def key_slices(batch, payload: bytes, source: str, folder: str, partitions: int):
     """Pass 1: key each slice and write its keys, partitioned by `_a`, under `folder`."""
     import pyarrow as pa
-    readable(source)
     step = built_step(payload)
-    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
-                                  batch["rows"].to_pylist()):
-        frame = pl.scan_parquet(source).slice(offset, rows).with_row_index(ORDER, offset=offset)
-        keys = step.group_keys(frame).collect().with_columns((pl.col("_a") % partitions).alias("_p"))
+    for part, offset, rows in listed_slices(batch, source):
+        keys = step.group_keys(rows.with_row_index(ORDER, offset=offset)).collect().with_columns((pl.col("_a") % partitions).alias("_p"))
         for (p,), group in keys.partition_by("_p", as_dict=True).items():
             target = Path(folder) / f"p{p}"
             target.mkdir(parents=True, exist_ok=True)
@@ -83,57 +80,46 @@ def run_partitioned(ray, step: Step, source: Path, out: ParquetOut, rejected: Pa
     folder = tmp_name(out.path.with_name(out.path.name + ".keys"))   # removed by the runner if we die
     partitions = max(1, min(len(work), pool * 4))
     try:
-        ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
-            key_slices, fn_kwargs={"payload": payload, "source": str(source.resolve()), "folder": str(folder),
-                                   "partitions": partitions},
-            batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1).materialize()
-        parts = [{"partition": p} for p in range(partitions)]
-        dropped = [pickle.loads(b) for t in ray.data.from_items(parts, override_num_blocks=partitions).map_batches(
-            group_partitions, fn_kwargs={"payload": payload, "folder": str(folder)}, batch_size=1,
-            batch_format="pyarrow", concurrency=pool, num_cpus=1).iter_batches(batch_size=None, batch_format="pyarrow")
-            for b in t["dropped"].to_pylist()]
+        map_items(ray, work, key_slices, pool, fn_kwargs={
+            "payload": payload, "source": str(source.resolve()), "folder": str(folder),
+            "partitions": partitions}).materialize()
+        groups = map_items(ray, [{"partition": p} for p in range(partitions)], group_partitions, pool,
+                           fn_kwargs={"payload": payload, "folder": str(folder)})
+        dropped = [pickle.loads(b) for t in groups.iter_batches(batch_size=None, batch_format="pyarrow")
+                   for b in t["dropped"].to_pylist()]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     frames = [d for d in dropped if d is not None and d.height]
     drops = pl.concat(frames).sort(ORDER) if frames else None
-    return apply_drops(step, source, drops, out, rejected, stage, batch_size, advance)
+    return write_results(step.name, dropped_results(source, drops, out, batch_size), stage, out, rejected, advance)
 
 
-def apply_drops(step: Step, source: Path, drops: pl.DataFrame | None, out: ParquetOut, rejected: ParquetOut, stage: int,
-                batch_size: int, advance: Callable[[int], None]) -> StageCounts:
+def dropped_results(source: Path, drops: pl.DataFrame | None, out: ParquetOut,
+                    batch_size: int) -> Iterator[tuple[pl.DataFrame, Result]]:
     """The local engine's batch-by-batch application, with each batch's verdicts made from the
     records dropped in it (so no verdict per record is held for the whole stage)."""
-    reader = pq.ParquetFile(source)
-    out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
-    counts = StageCounts()
+    _, batches = stage_batches(source, out, batch_size)
     offset = 0
-    for arrow in reader.iter_batches(batch_size=batch_size):
-        batch = pl.from_arrow(arrow).with_columns(
-            pl.int_range(offset, offset + arrow.num_rows, dtype=pl.UInt64).alias(ORDER))
+    for batch in batches:
+        ordered = batch.with_columns(pl.int_range(offset, offset + batch.height, dtype=pl.UInt64).alias(ORDER))
         if drops is None:
-            verdicts = keep_all(batch)
+            verdicts = keep_all(ordered)
         else:
             here = drops.filter(pl.col(ORDER).is_between(offset, offset + batch.height - 1)).rename({"id": "_did"})
-            verdicts = batch.select(ORDER, "id").join(here, on=ORDER, how="left", maintain_order="left").select(
+            verdicts = ordered.select(ORDER, "id").join(here, on=ORDER, how="left", maintain_order="left").select(
                 ORDER, pl.coalesce("_did", "id").alias("id"), "reason", "detail")
-        result = apply_verdicts(batch, verdicts, {})
-        counts.write(Result(kept=result.kept.drop(ORDER), rejected=result.rejected), batch.height, stage, step.name,
-                     out, rejected)
-        advance(batch.height)
+        result = apply_verdicts(ordered, verdicts, {})
+        yield batch, Result(kept=result.kept.drop(ORDER), rejected=result.rejected)
         offset += batch.height
-    return counts
 
 
 def sign_slices(batch, payload: bytes, source: str, folder: str):
     """Signatures of each slice's records (`dedup.near`'s MinHash), one file per slice."""
     import numpy as np
     import pyarrow as pa
-    readable(source)
     step = built_step(payload)
-    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
-                                  batch["rows"].to_pylist()):
-        frame = step.signed_rows(pl.scan_parquet(source).slice(offset, rows).with_row_index(ORDER, offset=offset))
-        sig, has = step.sign(frame.collect())
+    for part, offset, rows in listed_slices(batch, source):
+        sig, has = step.sign(step.signed_rows(rows.with_row_index(ORDER, offset=offset)).collect())
         np.savez(Path(folder) / f"s{part}.npz", sig=sig, has=has)
     return pa.table({"done": [len(batch["part"])]})
 
@@ -143,27 +129,18 @@ def run_signed(ray, step: Step, source: Path, out: ParquetOut, rejected: Parquet
     """The signatures (the costly part: shingling and MinHash of every text) on the workers; the
     bands, components and verdicts on the driver over the signatures, as the local engine does."""
     import numpy as np
-    from .local import decided_results
     folder = tmp_name(out.path.with_name(out.path.name + ".signatures"))   # removed by the runner if we die
     folder.mkdir(parents=True)
     try:
-        ray.data.from_items(work, override_num_blocks=len(work)).map_batches(
-            sign_slices, fn_kwargs={"payload": step_payload(step), "source": str(source.resolve()),
-                                    "folder": str(folder)},
-            batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1).materialize()
+        map_items(ray, work, sign_slices, pool, fn_kwargs={
+            "payload": step_payload(step), "source": str(source.resolve()), "folder": str(folder)}).materialize()
         loaded = [np.load(folder / f"s{w['part']}.npz") for w in work]
         sig = np.concatenate([f["sig"] for f in loaded])
         has = np.concatenate([f["has"] for f in loaded])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    rows = sum(w["rows"] for w in work)
     frame = step.signed_rows(pl.scan_parquet(source).with_row_index(ORDER), with_text=False).collect()
     decisions = step.decide_signed(frame, sig, has)
-    reader = pq.ParquetFile(source)
-    out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
-    counts = StageCounts()
-    batches = (pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
-    for batch, result in decided_results(step.name, decisions, rows, batches, batch_size):
-        counts.write(result, batch.height, stage, step.name, out, rejected)
-        advance(batch.height)
-    return counts
+    rows, batches = stage_batches(source, out, batch_size)
+    return write_results(step.name, decided_results(step.name, decisions, rows, batches, batch_size), stage, out,
+                         rejected, advance)

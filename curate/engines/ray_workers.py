@@ -8,6 +8,7 @@ import hashlib
 import os
 import pickle
 import socket
+from typing import Iterator
 
 import polars as pl
 
@@ -47,16 +48,30 @@ def readable(source: str) -> None:
                           "folder on storage every node mounts at the same path (docs/SCALE.md)")
 
 
+def listed_slices(batch, source: str) -> Iterator[tuple[int, int, pl.LazyFrame]]:
+    """The slices (part, offset, rows) of the stage file that a batch of work items lists, each
+    as (part, offset, a lazy scan of its rows); the file must be readable on this node."""
+    readable(source)
+    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
+                                  batch["rows"].to_pylist()):
+        yield part, offset, pl.scan_parquet(source).slice(offset, rows)
+
+
+def map_items(ray, items: list[dict], fn, pool: int, **kwargs):
+    """A Ray Data pass of `fn` over work items, one item per call, on `pool` one-CPU workers
+    (an actor pool when `fn` is a class), with `kwargs` passed to `fn`."""
+    return ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+        fn, batch_size=1, batch_format="pyarrow", concurrency=pool, num_cpus=1, **kwargs)
+
+
 def apply_slices(batch, payload: bytes, source: str):
     """Run the step over each slice (part, offset, rows) of the stage file that `batch` lists;
     one row per slice comes back: its part number, input rows and pickled result."""
     import pyarrow as pa
-    readable(source)
     step = built_step(payload)
     parts, blobs, counts = [], [], []
-    for part, offset, rows in zip(batch["part"].to_pylist(), batch["offset"].to_pylist(),
-                                  batch["rows"].to_pylist()):
-        frame = pl.scan_parquet(source).slice(offset, rows).collect()
+    for part, _, rows in listed_slices(batch, source):
+        frame = rows.collect()
         result = step.apply(frame)
         parts.append(part)
         counts.append(frame.height)
