@@ -16,7 +16,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 @app.callback()
 def _quiet() -> None:
-    """Before any command: third-party warnings and progress bars go to the log, not the terminal."""
+    """Before any command: third-party warnings and progress bars go to the log, not the terminal;
+    Arrow allocates from a pool that reuses freed pages (chosen before pyarrow is imported)."""
+    from .process_memory import prefer_reusing_allocator
+    prefer_reusing_allocator()
     from .quiet import quiet_third_party
     quiet_third_party()
 

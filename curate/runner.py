@@ -36,6 +36,7 @@ from .io.files import resolve_files
 from .io.lock import run_lock
 from .io.sources import InputReader
 from .ledger import LEDGER_SCHEMA, ledger_rows, step_rows_from_dicts
+from .process_memory import peak_mib, reset_peak
 from .progress import Progress
 from .records import SCHEMA
 from .steps import Context, build_config, step_class
@@ -186,16 +187,18 @@ class Runner:
     def _run_stage(self, stage: Stage, prev: Path | None) -> dict:
         data, rej, meta = stage_paths(self.run_dir, stage.stem)
         start = time.perf_counter()
+        reset_peak()
         with ParquetOut(data, SCHEMA) as out, ParquetOut(rej, LEDGER_SCHEMA) as rejected:
             if prev is None:
                 counts, extra = self._read_stage(stage, out, rejected)
             else:
                 counts, extra = self._step_stage(stage, prev, out, rejected), {}
+            out.flush(), rejected.flush()   # a failed write fails the stage before either file is placed
         info = {"index": stage.index, "step": stage.step, "fingerprint": stage.fingerprint,
                 "in": counts.rows_in, "kept": counts.kept, "rejected": counts.rejected, "added": counts.added,
                 "declined": counts.declined,
                 "reasons": dict(counts.reasons.most_common()), "stats": dict(counts.stats),
-                "seconds": round(time.perf_counter() - start, 3), **extra}
+                "seconds": round(time.perf_counter() - start, 3), "peak_rss_mib": peak_mib(), **extra}
         write_json(meta, info)
         return info
 

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent / "curate"
 
 LAYERS = [
     ("foundation", ["curate.version", "curate.errors", "curate.user_cache", "curate.progress",
-                    "curate.yaml_lines", "curate.fingerprint", "curate.workers", "curate.quiet"]),
+                    "curate.yaml_lines", "curate.fingerprint", "curate.workers", "curate.quiet",
+                    "curate.process_memory"]),
     ("records", ["curate.records", "curate.ledger"]),
     ("formats", ["curate.formats"]),
     ("io", ["curate.io"]),

@@ -1,7 +1,8 @@
 """The local engine: stream a stage's input through one step in batches, in one process.
 
 Memory stays bounded by the batch size (plus what a step keeps, e.g. dedup keys): the input is read
-from Parquet batch by batch and outputs are appended to Parquet as they come. Batches are
+from Parquet batch by batch, a thread ahead of the step, and outputs are appended to Parquet by a
+writer thread as they come. Batches are
 consecutive slices of the input, so a dataset-scope step's verdicts for a batch are the same slice
 of its verdict frame.
 """
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 from ..errors import InvariantError
 from ..steps.base import Result, Step
 from ..steps.decisions import ORDER, Decisions, apply_verdicts
+from .background import prefetched
 from .base import Engine, StageCounts
 from .parquet_out import ParquetOut
 
@@ -35,7 +37,7 @@ def stage_batches(source: Path, out: ParquetOut, batch_size: int) -> tuple[int, 
     """The stage file's row count and its batches; `out` learns the columns (for an empty output)."""
     reader = pq.ParquetFile(source)
     out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
-    return reader.metadata.num_rows, (pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
+    return reader.metadata.num_rows, prefetched(pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
 
 
 def write_results(step: str, results: Iterable[tuple[pl.DataFrame, Result]], stage: int, out: ParquetOut,
