@@ -94,6 +94,26 @@ def test_near_dedup_keep_rule_longest_response(tmp_path):
     assert res.final()["origin"].to_list() == ["d.jsonl:2"]
 
 
+def test_near_dedup_keeps_signatures_in_a_file_that_matches_memory_and_is_removed(tmp_path):
+    """Band keys made block by block equal those of the whole signature matrix; similarities read
+    back from the file equal the in-memory ones; nothing is left in the folder afterwards."""
+    import numpy as np
+    from curate.steps.common.minhash import band_keys, signatures
+    from curate.steps.common.signature_file import SignatureFile
+    texts = pl.Series([f"record {i % 700} about topic {i % 13} and more words here" for i in range(2500)] + [""])
+    sig, has = signatures(texts, "chars", 5, 64, 1)
+    with SignatureFile(tmp_path, 64, 8, 8) as signed:
+        for start in range(0, len(texts), 999):
+            signed.add(sig[start:start + 999], has[start:start + 999])
+        signed.finish()
+        assert np.array_equal(signed.keys[:, 3], band_keys(sig[:, 24:32])) and np.array_equal(signed.has, has)
+        rng = np.random.default_rng(0)
+        a, b = rng.integers(0, len(texts), 200_000), rng.integers(0, len(texts), 200_000)
+        assert np.array_equal(signed.similarity(a, b), (sig[a] == sig[b]).mean(axis=1).astype(np.float32))
+        assert not has[-1] and list(tmp_path.iterdir()) == [signed.path]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("step,config,bad,good", [
     ("filter.trivial", {}, "...", "7"),
     ("filter.echo", {}, "Write a haiku about autumn leaves falling down",

@@ -221,9 +221,11 @@ def test_exact_dedup_without_copies_keeps_everything_on_ray(engine, tmp_path):
     assert on_ray.manifest["rows"]["final"] == 120
 
 
-def test_near_dedup_signs_on_the_workers_and_matches_local(engine, tmp_path, monkeypatch):
-    """MinHash signatures are computed on the workers; the driver's own `decide` (which would
-    shingle every text itself) must not run; the files are the local engine's."""
+def test_near_dedup_signs_and_bands_on_the_workers_and_matches_local(engine, tmp_path, monkeypatch):
+    """MinHash signatures, LSH buckets and pair verification run on the workers; the driver's own
+    `decide` (which would shingle every text) and band search must not run; the files are the
+    local engine's."""
+    import curate.steps.dedup.near as near
     from curate.steps.dedup.near import NearDedup
     rows = []
     for i in range(400):
@@ -238,6 +240,8 @@ def test_near_dedup_signs_on_the_workers_and_matches_local(engine, tmp_path, mon
     assert local.manifest["stages"][1]["rejected"] > 300
     monkeypatch.setattr(NearDedup, "decide", lambda self, data: (_ for _ in ()).throw(
         AssertionError("dedup.near signed on the driver")))
+    monkeypatch.setattr(near, "near_duplicate_components", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("dedup.near searched the bands on the driver")))
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
     assert on_ray.manifest["stages"][1]["stats"] == local.manifest["stages"][1]["stats"]
     assert files_of(on_ray.dir) == files_of(local.dir)

@@ -1,8 +1,11 @@
 """Dataset-scope steps whose heavy part runs on the workers of a Ray cluster.
 
-Signatures (`dedup.near`): a step that offers `signed_rows`, `sign` and `decide_signed` has its
-MinHash signatures computed on the workers, slice by slice, and decides on the driver over the
-signatures only (n × num_perm × 4 bytes), exactly as its own `decide` does after signing.
+Signatures and bands (`dedup.near`), in two passes on the workers: each worker signs its slices,
+saves the signatures (one file per slice) and writes its LSH bucket entries (band, band key, row)
+to one file per partition of the keys; then each worker takes whole partitions, which hold whole
+buckets, and returns the pairs it verified against the saved signatures. The driver holds the
+edge list of verified pairs, the records' ids and order, and finds the connected components
+with the local engine's code, so the groups and the survivors are the same.
 
 Keys (`dedup.exact`), by hash partitioning:
 
@@ -31,6 +34,7 @@ from typing import Callable, Iterator
 import polars as pl
 
 from ..steps.base import Result, Step
+from ..steps.common.signature_file import SliceSignatures
 from ..steps.decisions import ORDER, apply_verdicts, keep_all
 from .base import StageCounts
 from .local import decided_results, stage_batches, write_results
@@ -43,7 +47,8 @@ def partitionable(step: Step) -> bool:
 
 
 def signable(step: Step) -> bool:
-    return all(hasattr(step, name) for name in ("signed_rows", "sign", "decide_signed"))
+    return all(hasattr(step, name) for name in ("signed_rows", "sign", "bucket_entries", "linked_pairs", "groups",
+                                                "decide_linked"))
 
 
 def key_slices(batch, payload: bytes, source: str, folder: str, partitions: int):
@@ -113,34 +118,66 @@ def dropped_results(source: Path, drops: pl.DataFrame | None, out: ParquetOut,
         offset += batch.height
 
 
-def sign_slices(batch, payload: bytes, source: str, folder: str):
-    """Signatures of each slice's records (`dedup.near`'s MinHash), one file per slice."""
+def sign_slices(batch, payload: bytes, source: str, folder: str, partitions: int):
+    """Near dedup, pass 1: each slice's MinHash signatures, saved one file per slice (read back to
+    verify pairs), and its LSH bucket entries, written by band key to one file per partition."""
     import numpy as np
     import pyarrow as pa
     step = built_step(payload)
+    parts, empty = [], []
     for part, offset, rows in listed_slices(batch, source):
         sig, has = step.sign(step.signed_rows(rows.with_row_index(ORDER, offset=offset)).collect())
-        np.savez(Path(folder) / f"s{part}.npz", sig=sig, has=has)
-    return pa.table({"done": [len(batch["part"])]})
+        np.save(SliceSignatures.file(Path(folder) / "signatures", part), sig)
+        entries = step.bucket_entries(sig, has, offset).with_columns((pl.col("_k") % partitions).alias("_p"))
+        for (p,), group in entries.partition_by("_p", as_dict=True).items():
+            target = Path(folder) / f"p{p}"
+            target.mkdir(parents=True, exist_ok=True)
+            group.drop("_p").write_parquet(target / f"s{part}.parquet")
+        parts.append(part)
+        empty.append(int((~has).sum()))
+    return pa.table({"part": parts, "no_shingles": empty})
+
+
+def pair_partitions(batch, payload: bytes, folder: str, parts: list[int], starts: list[int]):
+    """Near dedup, pass 2: the verified pairs within each partition, which holds whole buckets."""
+    import pyarrow as pa
+    step = built_step(payload)
+    signatures = SliceSignatures(Path(folder) / "signatures", parts, starts)
+    blobs = []
+    for p in batch["partition"].to_pylist():
+        files = sorted((Path(folder) / f"p{p}").glob("*.parquet"))
+        entries = pl.concat([pl.read_parquet(f) for f in files]) if files else None
+        blobs.append(pickle.dumps(step.linked_pairs(entries, signatures.similarity) if entries is not None else None))
+    return pa.table({"pairs": pa.array(blobs, type=pa.large_binary())})
 
 
 def run_signed(ray, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                batch_size: int, work: list[dict], pool: int, advance: Callable[[int], None]) -> StageCounts:
-    """The signatures (the costly part: shingling and MinHash of every text) on the workers; the
-    bands, components and verdicts on the driver over the signatures, as the local engine does."""
-    import numpy as np
+    """Shingling, MinHash, LSH buckets and pair verification on the workers; the driver holds the
+    verified pairs (an edge list) and finds the connected components, as the local engine does."""
+    payload = step_payload(step)
     folder = tmp_name(out.path.with_name(out.path.name + ".signatures"))   # removed by the runner if we die
-    folder.mkdir(parents=True)
+    (folder / "signatures").mkdir(parents=True)
+    partitions = max(1, min(len(work), pool * 4))
+    parts, starts = [w["part"] for w in work], [w["offset"] for w in work]
+    frame = step.signed_rows(pl.scan_parquet(source).with_row_index(ORDER), with_text=False).collect()
     try:
-        map_items(ray, work, sign_slices, pool, fn_kwargs={
-            "payload": step_payload(step), "source": str(source.resolve()), "folder": str(folder)}).materialize()
-        loaded = [np.load(folder / f"s{w['part']}.npz") for w in work]
-        sig = np.concatenate([f["sig"] for f in loaded])
-        has = np.concatenate([f["has"] for f in loaded])
+        signed = map_items(ray, work, sign_slices, pool, fn_kwargs={
+            "payload": payload, "source": str(source.resolve()), "folder": str(folder),
+            "partitions": partitions}).materialize()
+        no_shingles = sum(sum(t["no_shingles"].to_pylist())
+                          for t in signed.iter_batches(batch_size=None, batch_format="pyarrow"))
+        linked = map_items(ray, [{"partition": p} for p in range(partitions)], pair_partitions, pool, fn_kwargs={
+            "payload": payload, "folder": str(folder), "parts": parts, "starts": starts})
+        pairs = [pickle.loads(b) for t in linked.iter_batches(batch_size=None, batch_format="pyarrow")
+                 for b in t["pairs"].to_pylist()]
+        pairs = [p for p in pairs if p is not None]
+        found = step.groups(frame.height, [p[0] for p in pairs], [p[1] for p in pairs],
+                            sum(p[2] for p in pairs)) if frame.height >= 2 else None
+        signatures = SliceSignatures(folder / "signatures", parts, starts)
+        decisions = step.decide_linked(frame, found, signatures.similarity, no_shingles)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    frame = step.signed_rows(pl.scan_parquet(source).with_row_index(ORDER), with_text=False).collect()
-    decisions = step.decide_signed(frame, sig, has)
     rows, batches = stage_batches(source, out, batch_size)
     return write_results(step.name, decided_results(step.name, decisions, rows, batches, batch_size), stage, out,
                          rejected, advance)

@@ -6,6 +6,7 @@ Why these pieces:
 - signatures come from rensa (Rust MinHash, `digest_matrix_from_flat_token_hashes`: one flat
   buffer of shingle hashes in, a signature matrix out). datasketch computes the same estimate
   but one document at a time in Python;
+- signatures are kept in a file, with only their band keys in memory (`signature_file`);
 - LSH bands are bucketed with numpy sorts, candidate pairs are checked against the threshold on
   their signatures (`verify`, so band collisions below the threshold do not merge groups), and
   groups are connected components (scipy), as in datatrove's and Data-Juicer's pipelines.
@@ -15,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:
+    from .signature_file import SignatureFile
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _POLY = 0x100000001B3  # odd: shingle hash = sum of unit hashes times powers of it (mod 2^64)
@@ -111,7 +116,7 @@ class NearDuplicates:
     verified_pairs: int        # of those, pairs whose estimated Jaccard reached the threshold
 
 
-def _band_keys(sig: np.ndarray) -> np.ndarray:
+def band_keys(sig: np.ndarray) -> np.ndarray:
     """One 64-bit key per row for a band (a slice of signature columns)."""
     with np.errstate(over="ignore"):
         key = np.zeros(len(sig), dtype=np.uint64)
@@ -120,33 +125,30 @@ def _band_keys(sig: np.ndarray) -> np.ndarray:
     return key
 
 
-def near_duplicate_components(sig: np.ndarray, has: np.ndarray, threshold: float, bands: int, rows: int,
-                              verify: bool = True) -> NearDuplicates:
-    """Rows sharing any band bucket are candidates; with `verify`, a candidate pair links only if the
-    share of equal signature values (the MinHash Jaccard estimate) is at least `threshold`."""
+def bucket_pairs(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs of one band: every row paired with the first (lowest) row of its bucket,
+    the rows sharing its key. Whoever holds a band's keys (the driver, or a worker holding one
+    partition of the keys) finds the same pairs."""
+    order = np.lexsort((rows, keys))
+    sorted_keys = keys[order]
+    same_as_prev = np.concatenate([[False], sorted_keys[1:] == sorted_keys[:-1]])
+    group_start = np.maximum.accumulate(np.where(same_as_prev, 0, np.arange(len(order))))
+    members = np.flatnonzero(same_as_prev)
+    return rows[order[group_start[members]]], rows[order[members]]
+
+
+def verified(a: np.ndarray, c: np.ndarray, similarity, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs whose estimated Jaccard (`similarity(a, c)`) reaches `threshold`."""
+    if not len(a):
+        return a, c
+    ok = similarity(a, c) >= threshold
+    return a[ok], c[ok]
+
+
+def components(n: int, left: list[np.ndarray], right: list[np.ndarray], candidates: int) -> NearDuplicates:
+    """Connected components of `n` rows linked by the pairs (left[i][j], right[i][j])."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    n = len(sig)
-    live = np.flatnonzero(has)
-    left, right = [], []
-    candidates = 0
-    for b in range(bands):
-        keys = _band_keys(sig[live, b * rows:(b + 1) * rows])
-        order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        same_as_prev = np.concatenate([[False], sorted_keys[1:] == sorted_keys[:-1]])
-        group_start = np.maximum.accumulate(np.where(same_as_prev, 0, np.arange(len(order))))
-        members = np.flatnonzero(same_as_prev)
-        a, c = live[order[group_start[members]]], live[order[members]]   # each member with its bucket's first
-        candidates += len(a)
-        if verify and len(a):
-            est = np.empty(len(a), dtype=np.float32)
-            for s in range(0, len(a), 65_536):
-                est[s:s + 65_536] = (sig[a[s:s + 65_536]] == sig[c[s:s + 65_536]]).mean(axis=1)
-            ok = est >= threshold
-            a, c = a[ok], c[ok]
-        left.append(a)
-        right.append(c)
     left_all = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
     right_all = np.concatenate(right) if right else np.zeros(0, dtype=np.int64)
     pairs = np.unique(np.stack([left_all, right_all], axis=1), axis=0) if len(left_all) else np.zeros((0, 2), int)
@@ -155,5 +157,18 @@ def near_duplicate_components(sig: np.ndarray, has: np.ndarray, threshold: float
     return NearDuplicates(component=labels, candidate_pairs=int(candidates), verified_pairs=len(pairs))
 
 
-def estimated_jaccard(sig: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (sig[a] == sig[b]).mean(axis=1) if len(a) else np.zeros(0)
+def near_duplicate_components(signed: "SignatureFile", threshold: float, verify: bool = True) -> NearDuplicates:
+    """Rows sharing any band bucket are candidates; with `verify`, a candidate pair links only if the
+    share of equal signature values (the MinHash Jaccard estimate) is at least `threshold`.
+    Memory: the band keys plus one band's sort at a time; signatures are read back per chunk."""
+    live = np.flatnonzero(signed.has)
+    left, right = [], []
+    candidates = 0
+    for b in range(signed.bands):
+        a, c = bucket_pairs(signed.keys[live, b], live)
+        candidates += len(a)
+        if verify:
+            a, c = verified(a, c, signed.similarity, threshold)
+        left.append(a)
+        right.append(c)
+    return components(len(signed), left, right, candidates)
