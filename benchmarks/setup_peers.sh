@@ -11,4 +11,4 @@ python3 -m venv "$dir/dt"
 python3 -m venv "$dir/dj"
 # torch first, pinned, so Data-Juicer does not pull a CUDA build; importing data_juicer needs aiohttp.
 "$dir/dj/bin/pip" install -q torch==2.13.0
-"$dir/dj/bin/pip" install -q py-data-juicer aiohttp
+"$dir/dj/bin/pip" install -q py-data-juicer aiohttp "ray[data]==2.60.0"   # ray: its Ray mode (benchmarks/ray_peers.py)

@@ -34,6 +34,7 @@ from .errors import ConfigError, InvariantError, write_error
 from .fingerprint import digest, files_fingerprint
 from .io.files import resolve_files
 from .io.lock import run_lock
+from .io.parquet_stream import streamed
 from .io.sources import InputReader
 from .ledger import LEDGER_SCHEMA, ledger_rows, step_rows_from_dicts
 from .process_memory import peak_mib, reset_peak
@@ -153,7 +154,8 @@ class Runner:
         # input's extra fields are not dropped for not being in the first batch's schema.
         extra = list(dict.fromkeys(c for spec in self.recipe.inputs for c in spec.keep))
         for i, spec in enumerate(self.recipe.inputs):
-            reader = InputReader(spec, i, self.recipe.base_dir, self.recipe.seed, self.recipe.batch_size)
+            reader = InputReader(spec, i, self.recipe.base_dir, self.recipe.seed, self.recipe.batch_size,
+                                 parse_spans=self.engine.span_parser())
             for frame, bad in reader.batches():
                 missing = [pl.lit(None, dtype=pl.Utf8).alias(c) for c in extra if c not in frame.columns]
                 out.write(frame.with_columns(missing))
@@ -246,7 +248,7 @@ class Runner:
         rejected = self.run_dir / "rejected.parquet"
         with ParquetOut(rejected, LEDGER_SCHEMA) as out:   # streamed: a large ledger never sits in memory
             for s in self.stages:
-                for batch in pq.ParquetFile(stage_paths(self.run_dir, s.stem)[1]).iter_batches(self.recipe.batch_size):
+                for batch in streamed(stage_paths(self.run_dir, s.stem)[1]).iter_batches(self.recipe.batch_size):
                     out.write(pl.from_arrow(batch))
         from .io.catalog import build_catalog
         build_catalog(self.run_dir, [s.stem for s in self.stages])

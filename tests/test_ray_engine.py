@@ -246,3 +246,46 @@ def test_near_dedup_signs_and_bands_on_the_workers_and_matches_local(engine, tmp
     assert on_ray.manifest["stages"][1]["stats"] == local.manifest["stages"][1]["stats"]
     assert files_of(on_ray.dir) == files_of(local.dir)
     assert not list(on_ray.dir.rglob("*.signatures*"))
+
+
+def test_read_stage_parses_jsonl_pieces_on_the_workers(engine, tmp_path, monkeypatch):
+    """A JSONL input cut into many pieces is parsed on the workers (the driver's own fast parser
+    must not run); a piece with a broken line goes to the driver's per-line reader, which
+    quarantines just that line; the files are the local engine's."""
+    import curate.io.fast_jsonl as fast_jsonl
+    import curate.io.sources as sources
+    lines = [orjson_line(alpaca(i)) for i in range(600)]
+    lines[333] = b'{"instruction": "cut off", "output": \n'
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b"".join(lines))
+    monkeypatch.setattr(fast_jsonl, "CHUNK_BYTES", 4096)          # ~40 pieces (read on the driver)
+    recipe = Recipe(name="read", inputs=[{"path": str(path), "on_error": "quarantine"}],
+                    steps=[{"use": "filter.length", "with": {"min": 3}}])
+    local = run(recipe, out=tmp_path / "local")
+    assert local.manifest["stages"][0]["rejected"] == 1 and local.manifest["stages"][0]["kept"] == 599
+    monkeypatch.setattr(sources, "fast_frame", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("the driver parsed a piece itself")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert files_of(on_ray.dir) == files_of(local.dir)
+    assert on_ray.rejected()["origin"].to_list() == [f"{path.name}:334"]
+
+
+def test_an_input_the_workers_cannot_read_names_path_and_node(engine, tmp_path, monkeypatch):
+    import socket
+    import curate.io.fast_jsonl as fast_jsonl
+    import curate.engines.ray_engine as ray_engine
+    path = write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(300)])
+    monkeypatch.setattr(fast_jsonl, "CHUNK_BYTES", 4096)
+    hidden = tmp_path / "elsewhere.jsonl"                     # the workers are told a path they cannot see
+    real = ray_engine.RayEngine.parsed_spans
+    monkeypatch.setattr(ray_engine.RayEngine, "parsed_spans",
+                        lambda self, p, spans, args: real(self, hidden, spans, args))
+    recipe = Recipe(name="read", inputs=[{"path": str(path)}], steps=[{"use": "filter.length", "with": {"min": 1}}])
+    with pytest.raises(ConfigError) as err:
+        run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert str(hidden) in str(err.value) and socket.gethostname() in str(err.value)
+
+
+def orjson_line(record: dict) -> bytes:
+    import orjson
+    return orjson.dumps(record) + b"\n"

@@ -61,6 +61,11 @@ class Engine(ABC):
         """Before a run reads anything: fail now on what would fail later (an engine that is not
         installed, a cluster that does not answer)."""
 
+    def span_parser(self) -> Callable | None:
+        """For the read stage: a function that parses pieces of a JSONL input elsewhere (see
+        `io.sources.InputReader`), or None to parse them in this process."""
+        return None
+
     @abstractmethod
     def run_step(self, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from ..errors import InvariantError
+from ..io.parquet_stream import streamed
 from ..steps.base import Result, Step
 from ..steps.decisions import ORDER, Decisions, apply_verdicts
 from .background import prefetched
@@ -35,7 +35,7 @@ class LocalEngine(Engine):
 
 def stage_batches(source: Path, out: ParquetOut, batch_size: int) -> tuple[int, Iterator[pl.DataFrame]]:
     """The stage file's row count and its batches; `out` learns the columns (for an empty output)."""
-    reader = pq.ParquetFile(source)
+    reader = streamed(source)
     out.empty_schema = pl.from_arrow(reader.schema_arrow.empty_table()).schema
     return reader.metadata.num_rows, prefetched(pl.from_arrow(b) for b in reader.iter_batches(batch_size=batch_size))
 

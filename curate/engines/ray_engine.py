@@ -11,6 +11,10 @@ slice order with the local engine's own code (`StageCounts.write`). So a stage f
 record's input position (`_order`, which "first copy wins" rules use downstream) are the same on
 both engines, and the runner's fingerprints, accounting check and resume work unchanged.
 
+The read stage's JSONL inputs are cut into pieces of whole lines on the driver (a newline scan),
+and the workers read and parse the pieces (the fast path's pyarrow parser); a piece with a bad
+line comes back empty and the driver reads it line by line, writing the precise ledger rows.
+
 A worker that dies mid-stage is replaced and its slice is run again (Ray retries the task);
 only finished slices reach the driver, so none is written twice.
 
@@ -30,7 +34,7 @@ import os
 import pickle
 import socket
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import polars as pl
 
@@ -38,7 +42,7 @@ from ..errors import ConfigError, CurateError
 from ..steps.base import Result, Step
 from .base import Engine, StageCounts
 from .parquet_out import ParquetOut
-from .ray_workers import UNREADABLE, ApplyStep, apply_slices, map_items, step_payload
+from .ray_workers import UNREADABLE, ApplyStep, apply_slices, map_items, parse_spans, step_payload
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -135,6 +139,24 @@ class RayEngine(Engine):
         ctx.print_on_execution_start = False
         return ray
 
+    def span_parser(self) -> Callable:
+        return self.parsed_spans
+
+    def parsed_spans(self, path: Path, spans: list[tuple[int, int, int]], args: dict):
+        """The read stage on the workers: each piece of a JSONL input parsed where it is read, the
+        frames handed back in file order. A file of one piece is parsed here (not worth a cluster)."""
+        if len(spans) < 2:
+            from ..io.fast_jsonl import fast_frame, read_span
+            for first_line, offset, length in spans:
+                yield fast_frame(read_span(path, offset, length), first_line, **args)
+            return
+        ray = self.connect()
+        items = [{"part": i, "first_line": f, "offset": o, "length": n} for i, (f, o, n) in enumerate(spans)]
+        results = map_items(ray, items, parse_spans, min(self.pool_size(ray), len(items)),
+                            fn_kwargs={"path": str(Path(path).resolve()), "args": pickle.dumps(args)})
+        for row in in_part_order(ray, results, "read", len(items)):
+            yield pickle.loads(row["frame"])
+
     def pool_size(self, ray) -> int:
         return self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
 
@@ -170,24 +192,29 @@ class RayEngine(Engine):
             results = map_items(ray, work, actor, pool, num_gpus=gpus)
         else:                   # plain tasks: Ray reuses warm worker processes, no pool to start per stage
             results = map_items(ray, work, apply_slices, pool, fn_kwargs={"payload": payload, "source": where})
-        waiting: dict[int, tuple[int, bytes]] = {}
-        next_part = 0
-        try:
-            for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
-                for part, rows_in, blob in zip(table["part"].to_pylist(), table["rows_in"].to_pylist(),
-                                               table["result"].to_pylist()):
-                    waiting[part] = (rows_in, blob)
-                while next_part in waiting:                   # written in input order, whatever comes first
-                    rows_in, blob = waiting.pop(next_part)
-                    counts.write(Result(**pickle.loads(blob)), rows_in, stage, step.name, out, rejected)
-                    advance(rows_in)
-                    next_part += 1
-        except ray.exceptions.RayError as exc:
-            raise worker_error(exc, step.name) from None
-        if next_part != len(work):
-            raise CurateError(f"{step.name}: {len(work) - next_part} of {len(work)} slices never came back from "
-                              "the Ray workers")
+        for row in in_part_order(ray, results, step.name, len(work)):   # written in input order
+            counts.write(Result(**pickle.loads(row["result"])), row["rows_in"], stage, step.name, out, rejected)
+            advance(row["rows_in"])
         return counts
+
+
+def in_part_order(ray, results, step: str, expected: int) -> Iterator[dict]:
+    """The rows of a Ray Data pass (one per work item, with its `part` number) in part order,
+    whatever order they arrive in; a worker's failure as curate's error; a part that never
+    comes back is an error, not a shorter stage."""
+    waiting: dict[int, dict] = {}
+    next_part = 0
+    try:
+        for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for row in table.to_pylist():
+                waiting[row["part"]] = row
+            while next_part in waiting:
+                yield waiting.pop(next_part)
+                next_part += 1
+    except ray.exceptions.RayError as exc:
+        raise worker_error(exc, step) from None
+    if next_part != expected:
+        raise CurateError(f"{step}: {expected - next_part} of {expected} slices never came back from the Ray workers")
 
 
 def worker_error(exc: Exception, step: str) -> CurateError:

@@ -80,6 +80,20 @@ def apply_slices(batch, payload: bytes, source: str):
     return pa.table({"part": parts, "rows_in": counts, "result": pa.array(blobs, type=pa.large_binary())})
 
 
+def parse_spans(batch, path: str, args: bytes):
+    """The read stage's JSONL fast path on a worker: each listed piece of the input file (its first
+    line, byte offset and length) read and parsed; None where the piece needs the per-line reader,
+    which the driver runs (it writes the ledger rows)."""
+    import pyarrow as pa
+    from ..io.fast_jsonl import fast_frame, read_span
+    readable(path)
+    options = pickle.loads(args)
+    blobs = [pickle.dumps(fast_frame(read_span(path, offset, length), first_line, **options))
+             for first_line, offset, length in zip(batch["first_line"].to_pylist(), batch["offset"].to_pylist(),
+                                                   batch["length"].to_pylist())]
+    return pa.table({"part": batch["part"], "frame": pa.array(blobs, type=pa.large_binary())})
+
+
 class ApplyStep:
     """An actor of a model-holding step's pool: it builds the step (loads the model) when it
     starts, on a GPU where the step asks for one, and applies it to each slice it is given."""

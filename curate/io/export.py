@@ -22,6 +22,7 @@ from ..errors import ConfigError, CurateError, write_error
 from ..fingerprint import digest, files_fingerprint
 from .llamafactory import FILE, entry, updated_info
 from .manifest import funnel_rows, load_manifest
+from .parquet_stream import streamed
 from ..formats.writers import ROW_WRITERS, WRITERS, write_jsonl
 
 SIZE_BUCKETS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -57,7 +58,7 @@ def export(run_dir: str | Path, to: str | Path, fmt: str = "parquet", split: str
         raise ConfigError(f"--split {split!r}: a split is a name (letters, digits and '_', parts joined by '.'), "
                           "not a path")
     manifest = load_manifest(run_dir)
-    source = pq.ParquetFile(run_dir / "final.parquet")
+    source = streamed(run_dir / "final.parquet")
     n_rows = source.metadata.num_rows
     if n_rows == 0:
         raise CurateError(f"{run_dir}: the final dataset has no records, so there is nothing to export "

@@ -24,8 +24,9 @@ from ..records import CORE_COLUMNS, SCHEMA, content_id
 CHUNK_BYTES = 32 << 20
 
 
-def line_chunks(path: Path, size: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+def line_chunks(path: Path, size: int | None = None) -> Iterator[tuple[int, bytes]]:
     """(first line number, bytes of whole lines) pieces of a file."""
+    size = size or CHUNK_BYTES
     line = 1
     rest = b""
     with open(path, "rb") as fh:
@@ -43,6 +44,21 @@ def line_chunks(path: Path, size: int = CHUNK_BYTES) -> Iterator[tuple[int, byte
             line += chunk.count(b"\n")
     if rest:
         yield line, rest          # the last line has no newline (and may be cut off: the reader says so)
+
+
+def line_spans(path: Path) -> Iterator[tuple[int, int, int]]:
+    """(first line number, byte offset, byte length) of the pieces `line_chunks` gives, so that
+    another process can read and parse a piece by itself (`read_span`)."""
+    offset = 0
+    for first_line, chunk in line_chunks(path):
+        yield first_line, offset, len(chunk)
+        offset += len(chunk)
+
+
+def read_span(path: Path | str, offset: int, length: int) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read(length)
 
 
 def fast_frame(chunk: bytes, first_line: int, name: str, mapping: Mapping, source: str, task: str | None,

@@ -200,9 +200,9 @@ def _is_utf8(path: Path, chunk: int = 1 << 24) -> bool:
 
 
 def iter_parquet(path: Path, name: str) -> Iterator[tuple[object, str] | BadRow]:
-    import pyarrow.parquet as pq
+    from .parquet_stream import streamed
     try:
-        pf = pq.ParquetFile(path)
+        pf = streamed(path)
     except Exception as exc:  # pyarrow raises several types for a corrupt file
         raise DataError(f"{name}: not a readable Parquet file ({exc})") from None
     i = 0

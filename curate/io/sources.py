@@ -12,7 +12,7 @@ import hashlib
 import heapq
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import orjson
 import polars as pl
@@ -23,7 +23,7 @@ from ..formats.base import is_path
 from ..formats.flat import check_mapping, map_flat
 from .spec import InputSpec
 from ..records import frame_from_rows
-from .fast_jsonl import fast_frame, line_chunks
+from .fast_jsonl import fast_frame, line_chunks, line_spans, read_span
 from .files import JSONL_EXT, BadRow, display, iter_file, iter_jsonl_lines, resolve_files
 
 
@@ -50,8 +50,12 @@ def _label(template: str | None, stem: str, fallback: str | None) -> str | None:
 class InputReader:
     """Reads one `InputSpec`. Iterate `batches()`; `stats` is filled as it goes."""
 
-    def __init__(self, spec: InputSpec, index: int, base_dir: str | None, seed: int, batch_size: int):
+    def __init__(self, spec: InputSpec, index: int, base_dir: str | None, seed: int, batch_size: int,
+                 parse_spans: Callable[[Path, list[tuple[int, int, int]], dict], Iterator] | None = None):
+        """`parse_spans(path, spans, fast_frame_args)`: where the JSONL fast path's pieces are parsed
+        when not here (a Ray engine's workers); one frame, or None for the per-line reader, per span."""
         self.spec, self.index, self.base_dir = spec, index, base_dir
+        self.parse_spans = parse_spans
         self.seed, self.batch_size = seed, batch_size
         self.where = f"inputs[{index}]"
         self.stats = InputStats()
@@ -186,13 +190,20 @@ class InputReader:
     def _fast_units(self, path: Path, name: str, mapping) -> Iterator[pl.DataFrame | dict | BadRow]:
         source = _label(self.spec.source, path.stem, None)
         task = _label(self.spec.task, path.stem, None)
-        for first_line, chunk in line_chunks(path):
-            frame = fast_frame(chunk, first_line, name, mapping, source or path.stem, task,
-                               source_from_data=source is None)
+        args = {"name": name, "mapping": mapping, "source": source or path.stem, "task": task,
+                "source_from_data": source is None}
+        if self.parse_spans is not None:
+            spans = list(line_spans(path))
+            pieces = ((first_line, frame, lambda o=offset, n=length: read_span(path, o, n))
+                      for (first_line, offset, length), frame in zip(spans, self.parse_spans(path, spans, args)))
+        else:
+            pieces = ((first_line, fast_frame(chunk, first_line, **args), lambda c=chunk: c)
+                      for first_line, chunk in line_chunks(path))
+        for first_line, frame, chunk in pieces:
             if frame is not None:
                 yield frame
-            else:
-                lines = iter_jsonl_lines(chunk.splitlines(keepends=True), name, first_line)
+            else:           # the per-line reader, here: exact records and precise ledger rows
+                lines = iter_jsonl_lines(chunk().splitlines(keepends=True), name, first_line)
                 yield from self._records((o if isinstance(o, BadRow) else (o[0], o[1], path.stem, str(path), name))
                                          for o in lines)
 
