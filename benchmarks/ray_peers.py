@@ -57,8 +57,8 @@ def main() -> None:
         out = WORK / "data-juicer-ray"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        r = measure_tree([str(dj_python), str(ROOT / "benchmarks/peers/data_juicer_ray_pipeline.py"), str(data),
-                          str(out)], WORK / "data-juicer-ray.log")
+        r = measure_tree([str(dj_python), str(ROOT / "benchmarks/peers/data_juicer_pipeline.py"), str(data),
+                          str(out), "ray"], WORK / "data-juicer-ray.log")
         r["kept"] = count_lines(out / "out") if (out / "out").exists() else None
         rows.append(("data-juicer ray", r))
     else:
