@@ -117,7 +117,7 @@ class NearDedup(Step):
     def linked_pairs(self, entries: pl.DataFrame, similarity) -> tuple[np.ndarray, np.ndarray, int]:
         """The verified pairs (left, right) and the candidate count of whole buckets' entries."""
         left, right, candidates = [], [], 0
-        for (band,), part in entries.partition_by("_b", as_dict=True).items():
+        for _, part in entries.partition_by("_b", as_dict=True).items():
             a, c = bucket_pairs(part["_k"].to_numpy(), part["_row"].to_numpy().astype(np.int64))
             candidates += len(a)
             if self.config.verify:
