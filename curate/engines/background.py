@@ -76,17 +76,25 @@ class BackgroundWriter:
     def _drain(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _DONE:
-                return
-            if self._error is None and not self._cancelled:
-                try:
+            try:
+                if item is _DONE:
+                    return
+                if self._error is None and not self._cancelled:
                     self._write(item)
-                except BaseException as exc:
-                    self._error = exc
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._queue.task_done()
 
     def submit(self, item: object) -> None:
         self._raise()
         self._queue.put(item)
+
+    def wait(self) -> None:
+        """Wait until everything submitted so far is written (the thread stays for more); raise
+        the first error, if any."""
+        self._queue.join()
+        self._raise()
 
     def finish(self) -> None:
         """Wait until everything submitted is written; raise the first error, if any."""

@@ -65,8 +65,7 @@ class ParquetOut:
     def flush(self) -> None:
         """Wait until every batch given so far is written; raise the writer's error, if any."""
         if self.background is not None:
-            self.background.finish()
-            self.background = BackgroundWriter(self._write_now, self.path.name)
+            self.background.wait()
 
     def close(self) -> Path:
         """Finish the file and move it into place. An empty output keeps the column schema."""

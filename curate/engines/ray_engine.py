@@ -144,12 +144,7 @@ class RayEngine(Engine):
 
     def parsed_spans(self, path: Path, spans: list[tuple[int, int, int]], args: dict):
         """The read stage on the workers: each piece of a JSONL input parsed where it is read, the
-        frames handed back in file order. A file of one piece is parsed here (not worth a cluster)."""
-        if len(spans) < 2:
-            from ..io.fast_jsonl import fast_frame, read_span
-            for first_line, offset, length in spans:
-                yield fast_frame(read_span(path, offset, length), first_line, **args)
-            return
+        frames handed back in file order."""
         ray = self.connect()
         items = [{"part": i, "first_line": f, "offset": o, "length": n} for i, (f, o, n) in enumerate(spans)]
         results = map_items(ray, items, parse_spans, min(self.pool_size(ray), len(items)),

@@ -51,16 +51,29 @@ def signable(step: Step) -> bool:
                                                 "decide_linked"))
 
 
+def write_partitions(frame: pl.DataFrame, key: str, partitions: int, folder: str, part: int) -> None:
+    """A slice's rows, spread by `key` modulo `partitions` into one file per partition
+    (`folder/p<partition>/s<part>.parquet`), so that equal keys meet in one partition."""
+    for (p,), group in frame.with_columns((pl.col(key) % partitions).alias("_p")).partition_by(
+            "_p", as_dict=True).items():
+        target = Path(folder) / f"p{p}"
+        target.mkdir(parents=True, exist_ok=True)
+        group.drop("_p").write_parquet(target / f"s{part}.parquet")
+
+
+def read_partition(folder: str, p: int) -> pl.DataFrame | None:
+    """Every slice's rows of one partition, or None when no slice had any."""
+    files = sorted((Path(folder) / f"p{p}").glob("*.parquet"))
+    return pl.concat([pl.read_parquet(f) for f in files]) if files else None
+
+
 def key_slices(batch, payload: bytes, source: str, folder: str, partitions: int):
     """Pass 1: key each slice and write its keys, partitioned by `_a`, under `folder`."""
     import pyarrow as pa
     step = built_step(payload)
     for part, offset, rows in listed_slices(batch, source):
-        keys = step.group_keys(rows.with_row_index(ORDER, offset=offset)).collect().with_columns((pl.col("_a") % partitions).alias("_p"))
-        for (p,), group in keys.partition_by("_p", as_dict=True).items():
-            target = Path(folder) / f"p{p}"
-            target.mkdir(parents=True, exist_ok=True)
-            group.drop("_p").write_parquet(target / f"s{part}.parquet")
+        write_partitions(step.group_keys(rows.with_row_index(ORDER, offset=offset)).collect(), "_a", partitions,
+                         folder, part)
     return pa.table({"done": [len(batch["part"])]})
 
 
@@ -70,8 +83,7 @@ def group_partitions(batch, payload: bytes, folder: str):
     step = built_step(payload)
     blobs = []
     for p in batch["partition"].to_pylist():
-        files = sorted((Path(folder) / f"p{p}").glob("*.parquet"))
-        keys = pl.concat([pl.read_parquet(f) for f in files]) if files else None
+        keys = read_partition(folder, p)
         dropped = step.group_verdicts(keys) if keys is not None else None
         blobs.append(pickle.dumps(dropped))
     return pa.table({"dropped": pa.array(blobs, type=pa.large_binary())})
@@ -128,11 +140,7 @@ def sign_slices(batch, payload: bytes, source: str, folder: str, partitions: int
     for part, offset, rows in listed_slices(batch, source):
         sig, has = step.sign(step.signed_rows(rows.with_row_index(ORDER, offset=offset)).collect())
         np.save(SliceSignatures.file(Path(folder) / "signatures", part), sig)
-        entries = step.bucket_entries(sig, has, offset).with_columns((pl.col("_k") % partitions).alias("_p"))
-        for (p,), group in entries.partition_by("_p", as_dict=True).items():
-            target = Path(folder) / f"p{p}"
-            target.mkdir(parents=True, exist_ok=True)
-            group.drop("_p").write_parquet(target / f"s{part}.parquet")
+        write_partitions(step.bucket_entries(sig, has, offset), "_k", partitions, folder, part)
         parts.append(part)
         empty.append(int((~has).sum()))
     return pa.table({"part": parts, "no_shingles": empty})
@@ -145,8 +153,7 @@ def pair_partitions(batch, payload: bytes, folder: str, parts: list[int], starts
     signatures = SliceSignatures(Path(folder) / "signatures", parts, starts)
     blobs = []
     for p in batch["partition"].to_pylist():
-        files = sorted((Path(folder) / f"p{p}").glob("*.parquet"))
-        entries = pl.concat([pl.read_parquet(f) for f in files]) if files else None
+        entries = read_partition(folder, p)
         blobs.append(pickle.dumps(step.linked_pairs(entries, signatures.similarity) if entries is not None else None))
     return pa.table({"pairs": pa.array(blobs, type=pa.large_binary())})
 

@@ -53,7 +53,8 @@ class InputReader:
     def __init__(self, spec: InputSpec, index: int, base_dir: str | None, seed: int, batch_size: int,
                  parse_spans: Callable[[Path, list[tuple[int, int, int]], dict], Iterator] | None = None):
         """`parse_spans(path, spans, fast_frame_args)`: where the JSONL fast path's pieces are parsed
-        when not here (a Ray engine's workers); one frame, or None for the per-line reader, per span."""
+        when not here (a Ray engine's workers); one frame, or None for the per-line reader, per span.
+        A file of one piece is parsed here."""
         self.spec, self.index, self.base_dir = spec, index, base_dir
         self.parse_spans = parse_spans
         self.seed, self.batch_size = seed, batch_size
@@ -192,8 +193,8 @@ class InputReader:
         task = _label(self.spec.task, path.stem, None)
         args = {"name": name, "mapping": mapping, "source": source or path.stem, "task": task,
                 "source_from_data": source is None}
-        if self.parse_spans is not None:
-            spans = list(line_spans(path))
+        spans = list(line_spans(path)) if self.parse_spans is not None else []
+        if len(spans) > 1:                  # one piece is parsed here: not worth sending elsewhere
             pieces = ((first_line, frame, lambda o=offset, n=length: read_span(path, o, n))
                       for (first_line, offset, length), frame in zip(spans, self.parse_spans(path, spans, args)))
         else:

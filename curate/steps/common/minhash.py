@@ -157,18 +157,27 @@ def components(n: int, left: list[np.ndarray], right: list[np.ndarray], candidat
     return NearDuplicates(component=labels, candidate_pairs=int(candidates), verified_pairs=len(pairs))
 
 
+def linked_band_pairs(bands, similarity, threshold: float, verify: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """The pairs (left, right) linked within each band's buckets, and the candidate count.
+    `bands` yields each band's (keys, rows); with `verify`, a candidate pair links only if its
+    estimated Jaccard (`similarity`) reaches `threshold`."""
+    left, right, candidates = [], [], 0
+    for keys, rows in bands:
+        a, c = bucket_pairs(keys, rows)
+        candidates += len(a)
+        if verify:
+            a, c = verified(a, c, similarity, threshold)
+        left.append(a)
+        right.append(c)
+    return (np.concatenate(left) if left else np.zeros(0, dtype=np.int64),
+            np.concatenate(right) if right else np.zeros(0, dtype=np.int64), candidates)
+
+
 def near_duplicate_components(signed: "SignatureFile", threshold: float, verify: bool = True) -> NearDuplicates:
     """Rows sharing any band bucket are candidates; with `verify`, a candidate pair links only if the
     share of equal signature values (the MinHash Jaccard estimate) is at least `threshold`.
     Memory: the band keys plus one band's sort at a time; signatures are read back per chunk."""
     live = np.flatnonzero(signed.has)
-    left, right = [], []
-    candidates = 0
-    for b in range(signed.bands):
-        a, c = bucket_pairs(signed.keys[live, b], live)
-        candidates += len(a)
-        if verify:
-            a, c = verified(a, c, signed.similarity, threshold)
-        left.append(a)
-        right.append(c)
-    return components(len(signed), left, right, candidates)
+    left, right, candidates = linked_band_pairs(((signed.keys[live, b], live) for b in range(signed.bands)),
+                                                signed.similarity, threshold, verify)
+    return components(len(signed), [left], [right], candidates)

@@ -9,8 +9,8 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from ..base import Step, StepConfig, register
-from ..common.minhash import (NearDuplicates, band_keys, bucket_pairs, components, lsh_params,
-                              near_duplicate_components, normalize_for_shingles, signatures, verified)
+from ..common.minhash import (NearDuplicates, band_keys, components, linked_band_pairs, lsh_params,
+                              near_duplicate_components, normalize_for_shingles, signatures)
 from ..common.signature_file import SignatureFile
 from ..common.text import fields_text, require_fields
 from ..decisions import ORDER, Decisions, verdicts
@@ -116,16 +116,9 @@ class NearDedup(Step):
 
     def linked_pairs(self, entries: pl.DataFrame, similarity) -> tuple[np.ndarray, np.ndarray, int]:
         """The verified pairs (left, right) and the candidate count of whole buckets' entries."""
-        left, right, candidates = [], [], 0
-        for _, part in entries.partition_by("_b", as_dict=True).items():
-            a, c = bucket_pairs(part["_k"].to_numpy(), part["_row"].to_numpy().astype(np.int64))
-            candidates += len(a)
-            if self.config.verify:
-                a, c = verified(a, c, similarity, self.config.threshold)
-            left.append(a)
-            right.append(c)
-        return (np.concatenate(left) if left else np.zeros(0, dtype=np.int64),
-                np.concatenate(right) if right else np.zeros(0, dtype=np.int64), candidates)
+        bands = ((part["_k"].to_numpy(), part["_row"].to_numpy().astype(np.int64))
+                 for part in entries.partition_by("_b"))
+        return linked_band_pairs(bands, similarity, self.config.threshold, self.config.verify)
 
     @staticmethod
     def groups(n: int, left: list[np.ndarray], right: list[np.ndarray], candidates: int) -> NearDuplicates:
