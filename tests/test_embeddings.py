@@ -114,13 +114,18 @@ def sample_inputs():
     return [{"path": str(ROOT / "data" / "sample.jsonl"), "source": "sample"}]
 
 
-def test_semantic_dedup_keeps_exactly_one_per_paraphrase_group(tmp_path):
+@pytest.mark.parametrize("fit_fraction", [1.0, 0.2])
+def test_semantic_dedup_keeps_exactly_one_per_paraphrase_group(tmp_path, monkeypatch, fit_fraction):
+    """Also when k-means is fitted on a sample of the records (as it is on large sets)."""
     import importlib.util
+    import curate.steps.dedup.semantic as semantic
+    monkeypatch.setattr(semantic, "FIT_PER_CLUSTER", 10)
     spec = importlib.util.spec_from_file_location("make_sample_data", ROOT / "scripts" / "make_sample_data.py")
     sample = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sample)
     res = run_recipe(tmp_path, sample_inputs(), [{"use": "dedup.exact"},
-                                                 {"use": "dedup.semantic", "with": {"threshold": 0.75}}])
+                                                 {"use": "dedup.semantic", "with": {
+                                                     "threshold": 0.75, "fit_fraction": fit_fraction}}])
     kept = set(res.final()["instruction"].to_list())
     for group in sample.PARAPHRASES:
         assert sum(q in kept for q, _ in group) == 1, group[0][0]
@@ -129,6 +134,16 @@ def test_semantic_dedup_keeps_exactly_one_per_paraphrase_group(tmp_path):
     kept_ids = set(res.final()["id"].to_list())
     twins = ledger["detail"].str.extract(r"to kept (\w+) ").to_list()
     assert set(twins) <= kept_ids
+
+
+def test_kmeans_sample_depends_on_count_and_seed_only_and_holds_enough_per_cluster():
+    from curate.steps.dedup.semantic import FIT_PER_CLUSTER, fit_rows
+    a = fit_rows(100_000, 25, 0.1, seed=3)
+    assert len(a) == 10_000 and np.all(np.diff(a) > 0) and a[-1] < 100_000
+    assert np.array_equal(a, fit_rows(100_000, 25, 0.1, seed=3))
+    assert not np.array_equal(a, fit_rows(100_000, 25, 0.1, seed=4))
+    assert len(fit_rows(100_000, 100, 0.1, seed=3)) == 100 * FIT_PER_CLUSTER    # floor per cluster
+    assert np.array_equal(fit_rows(200, 1, 0.1, seed=3), np.arange(200))      # small sets: every record
 
 
 def test_semantic_dedup_reuses_given_embeddings(tmp_path, cli):

@@ -289,3 +289,29 @@ def test_an_input_the_workers_cannot_read_names_path_and_node(engine, tmp_path, 
 def orjson_line(record: dict) -> bytes:
     import orjson
     return orjson.dumps(record) + b"\n"
+
+
+def test_semantic_dedup_embeds_places_and_compares_on_the_workers(engine, tmp_path, monkeypatch):
+    """Embeddings (an actor pool), cluster assignment and the per-cluster comparisons run on the
+    workers; k-means is fitted on a sample; the driver's own `decide` (which holds a vector per
+    record) must not run, and the files are the local engine's, over many chunks and partitions."""
+    import curate.engines.ray_clustered as ray_clustered
+    import curate.steps.dedup.semantic as semantic
+    monkeypatch.setattr(semantic, "EMBED_ROWS", 40)                 # ~7 chunks
+    monkeypatch.setattr(semantic, "FIT_PER_CLUSTER", 10)            # so the fit sees a sample, not all
+    monkeypatch.setattr(ray_clustered, "PARTITION_ROWS", 50)        # 4 partitions, one cluster each
+    recipe = Recipe(name="semantic", inputs=[{"path": str(ROOT / "data" / "sample.jsonl")}], batch_size=60,
+                    steps=[{"use": "dedup.exact"}, {"use": "dedup.semantic", "with": {
+                        "threshold": 0.75, "clusters": 4, "fit_fraction": 0.3}}])
+    local = run(recipe, out=tmp_path / "local")
+    stage = local.manifest["stages"][2]
+    assert stage["rejected"] >= 12 and stage["stats"]["clusters"] == 4
+    monkeypatch.setattr(semantic.SemanticDedup, "decide", lambda self, data: (_ for _ in ()).throw(
+        AssertionError("dedup.semantic embedded on the driver")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+
+    def counts(stats):
+        return {k: v for k, v in stats.items() if not k.startswith("embed_")}
+    assert counts(on_ray.manifest["stages"][2]["stats"]) == counts(stage["stats"])
+    assert files_of(on_ray.dir) == files_of(local.dir)
+    assert not list(on_ray.dir.rglob("*.vectors*"))

@@ -19,10 +19,11 @@ A worker that dies mid-stage is replaced and its slice is run again (Ray retries
 only finished slices reach the driver, so none is written twice.
 
 Dataset-scope steps whose decisions fall within groups of a key (`dedup.exact`) are decided on
-the workers by hash partitioning, and `dedup.near` has its signatures made there
-(`ray_partitioned.py`). The others (semantic dedup, selection) decide on the driver over a lazy
-scan of the stage file, as on the local engine; their memory is what `decide` keeps (vectors,
-ranking columns; per step in docs/SCALE.md).
+the workers by hash partitioning, `dedup.near` has its signatures made and its bands searched
+there (`ray_partitioned.py`), and `dedup.semantic` its embeddings, cluster assignment and
+per-cluster work (`ray_clustered.py`). The others (selection, tagging) decide on the driver over
+a lazy scan of the stage file, as on the local engine; their memory is what `decide` keeps
+(ranking columns; per step in docs/SCALE.md).
 
 `ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
 """
@@ -34,15 +35,16 @@ import os
 import pickle
 import socket
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import polars as pl
 
-from ..errors import ConfigError, CurateError
+from ..errors import ConfigError
 from ..steps.base import Result, Step
 from .base import Engine, StageCounts
 from .parquet_out import ParquetOut
-from .ray_workers import UNREADABLE, ApplyStep, apply_slices, map_items, parse_spans, step_payload
+from .ray_passes import gpus_per_actor, holds_model, in_part_order, worker_error
+from .ray_workers import actor_for, apply_slices, map_items, parse_spans, step_payload
 
 CONNECT_TIMEOUT_S = 5.0
 
@@ -75,17 +77,6 @@ def slices(rows: int, batch_size: int) -> list[dict]:
     """The local engine's batches as (part, offset, rows): the unit of work a worker gets."""
     return [{"part": i, "offset": offset, "rows": min(batch_size, rows - offset)}
             for i, offset in enumerate(range(0, rows, batch_size))]
-
-
-def holds_model(step: Step) -> bool:
-    """Steps configured with a model (language ID, embeddings, fastText scorers) get an actor pool."""
-    return "model" in type(step.config).model_fields
-
-
-def wants_gpu(step: Step) -> bool:
-    """A model step with a `device` setting other than cpu (fastText models have none: CPU only)."""
-    fields = type(step.config).model_fields
-    return holds_model(step) and "device" in fields and str(step.config.device or "auto") != "cpu"
 
 
 class RayEngine(Engine):
@@ -159,12 +150,14 @@ class RayEngine(Engine):
                  batch_size: int, advance: Callable[[int], None] = lambda n: None) -> StageCounts:
         import pyarrow.parquet as pq
         from .local import LocalEngine
+        from .ray_clustered import clusterable, run_clustered
         from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
         meta = pq.ParquetFile(source)
         rows = meta.metadata.num_rows
         distributed = None
         if step.scope == "dataset":
             distributed = (run_signed if signable(step) and rows >= 2 else
+                           run_clustered if clusterable(step) and rows >= 2 else
                            run_partitioned if partitionable(step) else None)
             if distributed is None:                           # decides on the driver, as locally
                 return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)
@@ -182,50 +175,11 @@ class RayEngine(Engine):
                 raise worker_error(exc, step.name) from None
         payload, where = step_payload(step), str(source.resolve())
         if holds_model(step):
-            gpus = 1 if wants_gpu(step) and ray.cluster_resources().get("GPU") else 0
-            actor = type("ApplyStepOf", (ApplyStep,), {"payload": payload, "source": where})
-            results = map_items(ray, work, actor, pool, num_gpus=gpus)
+            gpus = gpus_per_actor(ray, step)
+            results = map_items(ray, work, actor_for(payload, source=where), pool, num_gpus=gpus)
         else:                   # plain tasks: Ray reuses warm worker processes, no pool to start per stage
             results = map_items(ray, work, apply_slices, pool, fn_kwargs={"payload": payload, "source": where})
         for row in in_part_order(ray, results, step.name, len(work)):   # written in input order
             counts.write(Result(**pickle.loads(row["result"])), row["rows_in"], stage, step.name, out, rejected)
             advance(row["rows_in"])
         return counts
-
-
-def in_part_order(ray, results, step: str, expected: int) -> Iterator[dict]:
-    """The rows of a Ray Data pass (one per work item, with its `part` number) in part order,
-    whatever order they arrive in; a worker's failure as curate's error; a part that never
-    comes back is an error, not a shorter stage."""
-    waiting: dict[int, dict] = {}
-    next_part = 0
-    try:
-        for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
-            for row in table.to_pylist():
-                waiting[row["part"]] = row
-            while next_part in waiting:
-                yield waiting.pop(next_part)
-                next_part += 1
-    except ray.exceptions.RayError as exc:
-        raise worker_error(exc, step) from None
-    if next_part != expected:
-        raise CurateError(f"{step}: {expected - next_part} of {expected} slices never came back from the Ray workers")
-
-
-def worker_error(exc: Exception, step: str) -> CurateError:
-    """A worker's failure as curate's error. A curate error raised on a worker (bad data, a node
-    that cannot read the stage file) comes back as itself, with its exit code; anything else
-    names the step and the last line Ray reported."""
-    seen, cause = set(), exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, CurateError):      # Ray's RayTaskError(ConfigError) is one too: take ours
-            ours = next(c for c in type(cause).__mro__ if c.__module__ == CurateError.__module__)
-            return ours(str(cause.args[0]) if cause.args else str(cause))
-        cause = getattr(cause, "cause", None) or cause.__cause__
-    text = str(exc)
-    for line in text.splitlines():
-        if UNREADABLE in line:
-            return ConfigError(line.split("ConfigError: ", 1)[-1].strip())
-    last = [line for line in text.splitlines() if line.strip()]
-    return CurateError(f"{step} failed on a Ray worker: {last[-1].strip() if last else type(exc).__name__}")

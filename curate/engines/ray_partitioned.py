@@ -111,13 +111,14 @@ def run_partitioned(ray, step: Step, source: Path, out: ParquetOut, rejected: Pa
     return write_results(step.name, dropped_results(source, drops, out, batch_size), stage, out, rejected, advance)
 
 
-def dropped_results(source: Path, drops: pl.DataFrame | None, out: ParquetOut,
-                    batch_size: int) -> Iterator[tuple[pl.DataFrame, Result]]:
+def dropped_results(source: Path, drops: pl.DataFrame | None, out: ParquetOut, batch_size: int,
+                    stats: dict | None = None) -> Iterator[tuple[pl.DataFrame, Result]]:
     """The local engine's batch-by-batch application, with each batch's verdicts made from the
-    records dropped in it (so no verdict per record is held for the whole stage)."""
+    records dropped in it (so no verdict per record is held for the whole stage); the step's
+    `stats` go with the first batch, as the local engine's do."""
     _, batches = stage_batches(source, out, batch_size)
     offset = 0
-    for batch in batches:
+    for index, batch in enumerate(batches):
         ordered = batch.with_columns(pl.int_range(offset, offset + batch.height, dtype=pl.UInt64).alias(ORDER))
         if drops is None:
             verdicts = keep_all(ordered)
@@ -125,8 +126,8 @@ def dropped_results(source: Path, drops: pl.DataFrame | None, out: ParquetOut,
             here = drops.filter(pl.col(ORDER).is_between(offset, offset + batch.height - 1)).rename({"id": "_did"})
             verdicts = ordered.select(ORDER, "id").join(here, on=ORDER, how="left", maintain_order="left").select(
                 ORDER, pl.coalesce("_did", "id").alias("id"), "reason", "detail")
-        result = apply_verdicts(ordered, verdicts, {})
-        yield batch, Result(kept=result.kept.drop(ORDER), rejected=result.rejected)
+        result = apply_verdicts(ordered, verdicts, (stats or {}) if index == 0 else {})
+        yield batch, Result(kept=result.kept.drop(ORDER), rejected=result.rejected, stats=result.stats)
         offset += batch.height
 
 

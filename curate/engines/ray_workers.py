@@ -94,15 +94,22 @@ def parse_spans(batch, path: str, args: bytes):
     return pa.table({"part": batch["part"], "frame": pa.array(blobs, type=pa.large_binary())})
 
 
-class ApplyStep:
+class StepActor:
     """An actor of a model-holding step's pool: it builds the step (loads the model) when it
-    starts, on a GPU where the step asks for one, and applies it to each slice it is given."""
+    starts, on a GPU where the step asks for one, and runs `work` on each batch of work items it
+    is given (`apply_slices` unless a subclass names another pass)."""
 
-    payload: bytes = b""     # set on the subclass made for each stage: no constructor arguments,
-    source: str = ""         # which Ray Data would keep in the object store, where a restart can lose them
+    payload: bytes = b""     # set on the subclass made for each stage (`actor_for`): no constructor
+    options: dict = {}       # arguments, which Ray Data would keep in the object store, where a restart can lose them
+    work = staticmethod(apply_slices)
 
     def __init__(self):
         built_step(self.payload)
 
     def __call__(self, batch):
-        return apply_slices(batch, self.payload, self.source)
+        return self.work(batch, self.payload, **self.options)
+
+
+def actor_for(payload: bytes, work=apply_slices, **options) -> type:
+    """A `StepActor` class for one stage's pass: its step, its work function and that function's options."""
+    return type("StepActorOf", (StepActor,), {"payload": payload, "work": staticmethod(work), "options": options})

@@ -124,9 +124,10 @@ class VectorIndex:
         return out
 
 
-def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 20, device: str = "auto"
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Spherical k-means with faiss: (centroids (k, d), assignment (n,), cosine to own centroid (n,))."""
+def kmeans_centroids(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 20, device: str = "auto"
+                     ) -> tuple[np.ndarray, "object"]:
+    """Spherical k-means with faiss, fitted on every row given (faiss's own subsampling is off, so
+    the caller decides what the fit sees): (centroids (k, d), the trained faiss index)."""
     import faiss
     x = _as_f32(vectors)
     k = max(1, min(k, len(x)))
@@ -134,5 +135,13 @@ def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 20, device: 
     km = faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=True, gpu=gpu, verbose=False,
                       min_points_per_centroid=1, max_points_per_centroid=max(256, math.ceil(len(x) / k)))
     km.train(x)
-    sims, assign = km.index.search(x, 1)
-    return km.centroids, assign[:, 0].astype(np.int64), sims[:, 0]
+    return km.centroids, km.index
+
+
+def kmeans(vectors: np.ndarray, k: int, seed: int = 0, niter: int = 20, device: str = "auto"
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spherical k-means with faiss: (centroids (k, d), assignment (n,), cosine to own centroid (n,))."""
+    x = _as_f32(vectors)
+    centroids, index = kmeans_centroids(x, k, seed, niter, device)
+    sims, assign = index.search(x, 1)
+    return centroids, assign[:, 0].astype(np.int64), sims[:, 0]

@@ -58,7 +58,8 @@ def embed_frame(frame: pl.DataFrame, cfg: EmbeddingConfig, embedder=None,
         from ..base import resolve_step_file
         source = resolve_step_file(cfg.embeddings, base_dir, "embeddings")[0]
         check_same_model(source, cfg)
-        given = pl.read_parquet(source, columns=["id", "embedding"])
+        given = pl.scan_parquet(source).select("id", "embedding").filter(     # only this frame's records:
+            pl.col("id").is_in(frame["id"].unique().implode())).collect()     # a chunk reads what it needs
         lookup = dict(zip(given["id"].to_list(), range(given.height)))
         matrix = vector_matrix(given["embedding"]) if given.height else None
         rows = [lookup.get(i) for i in frame["id"].to_list()]
@@ -80,14 +81,19 @@ def embed_frame(frame: pl.DataFrame, cfg: EmbeddingConfig, embedder=None,
     return vectors, stats
 
 
-def collect_for_embedding(data: pl.LazyFrame, cfg: EmbeddingConfig, extra: list[str] = ()) -> pl.DataFrame:
-    """The columns a dataset-scope embedding step needs, read once from the stage's lazy scan (with
-    the input order column, where the scan has one)."""
+def embedding_columns(data: pl.LazyFrame, cfg: EmbeddingConfig, extra: list[str] = ()) -> pl.LazyFrame:
+    """The columns a dataset-scope embedding step needs from the stage's lazy scan (with the input
+    order column, where the scan has one)."""
     wanted = {"_order", "id", "origin", "instruction", "context", "response", "history", *extra}
     if cfg.field not in ("text", "history"):
         wanted.add(cfg.field)
     names = data.collect_schema().names()
-    return data.select([c for c in names if c in wanted]).collect()
+    return data.select([c for c in names if c in wanted])
+
+
+def collect_for_embedding(data: pl.LazyFrame, cfg: EmbeddingConfig, extra: list[str] = ()) -> pl.DataFrame:
+    """`embedding_columns`, read once."""
+    return embedding_columns(data, cfg, extra).collect()
 
 
 def vector_matrix(column: pl.Series) -> np.ndarray:

@@ -1,8 +1,25 @@
-"""`dedup.semantic`: SemDeDup (Abbas et al., 2023) — drop records whose meaning repeats another's."""
+"""`dedup.semantic`: SemDeDup (Abbas et al., 2023) — drop records whose meaning repeats another's.
+
+The work comes in four parts, each its own function, so that the Ray engine can run them where
+the data is (`engines/ray_clustered.py`) and reach the same result as the local engine:
+
+1. embed the records in chunks of `EMBED_ROWS`, in input order. A vector's last bits depend on
+   the other texts of its batch (through padding), so fixed chunks make them the same everywhere;
+2. fit spherical k-means on a seeded sample of the records (`fit_fraction`; at least
+   `FIT_PER_CLUSTER` records per cluster), chosen from the record count and the seed alone;
+3. assign every record to its nearest centroid, chunk by chunk;
+4. within each cluster, in priority order, drop the records too similar to a kept one.
+
+The matrix products of 3 and 4 run BLAS on one thread: how a product is split over threads
+changes its last bits, and a Ray worker has one thread. The local engine runs clusters side by
+side instead.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, Optional
 
 import numpy as np
@@ -10,11 +27,13 @@ import polars as pl
 from pydantic import Field
 
 from ..base import Step, register
-from ..common.embedding import EmbeddingConfig, collect_for_embedding, embed_frame
-from ..decisions import Decisions, verdicts
+from ..common.embedding import EmbeddingConfig, embed_frame, embedding_columns, make_embedder
+from ..decisions import ORDER, Decisions, verdicts
 
 BLOCK = 2048
 CLUSTER_SIZE = 4000  # records per k-means cluster by default: see default_clusters
+EMBED_ROWS = 8192    # records per embedding call, on every engine
+FIT_PER_CLUSTER = 256   # below this many records per cluster, faiss warns that the fit is poor
 
 
 def default_clusters(n: int) -> int:
@@ -23,6 +42,33 @@ def default_clusters(n: int) -> int:
     k = √n (316) compared 74% of the pairs above the threshold, k = n/4000 (25) 99.4%
     (benchmarks/semdedup.py). The work per record stays constant, so the cost grows linearly."""
     return max(1, math.ceil(n / CLUSTER_SIZE))
+
+
+def chunk_spans(n: int) -> list[tuple[int, int]]:
+    """(offset, rows) of the embedding chunks of `n` records."""
+    return [(offset, min(EMBED_ROWS, n - offset)) for offset in range(0, n, EMBED_ROWS)]
+
+
+def fit_rows(n: int, k: int, fraction: float, seed: int) -> np.ndarray:
+    """The positions of the records k-means is fitted on, in input order: a uniform sample of
+    `fraction` of them drawn with `seed`, but at least `FIT_PER_CLUSTER` per cluster (or all)."""
+    m = min(n, max(math.ceil(fraction * n), FIT_PER_CLUSTER * k))
+    if m == n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, m, replace=False))
+
+
+def one_blas_thread():
+    """A context in which matrix products run on one thread, so their bits do not depend on it."""
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(1, user_api="blas")
+
+
+def nearest_centroids(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nearest centroid (the first on a tie) and its cosine to it (unit vectors)."""
+    sims = vectors @ centroids.T
+    assign = sims.argmax(axis=1)
+    return assign.astype(np.int64), sims[np.arange(len(vectors)), assign].astype(np.float32)
 
 
 def cluster_duplicates(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,35 +93,34 @@ def cluster_duplicates(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.
     return removed, twin, best
 
 
-def semantic_duplicates(vectors: np.ndarray, threshold: float, clusters: int, priority_of, seed: int = 0,
-                        niter: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """SemDeDup over a whole set: (removed, kept twin row (-1 if kept), similarity to it, cluster).
-    `priority_of(centroid_similarity)` gives each row's priority (lower is kept first)."""
-    from ...models.index import kmeans
-    n = len(vectors)
-    _, assign, centroid_sim = kmeans(vectors, clusters, seed=seed, niter=niter)
-    priority = priority_of(centroid_sim)
-    removed = np.zeros(n, dtype=bool)
-    kept_twin = np.full(n, -1, dtype=np.int64)
-    similarity = np.zeros(n, dtype=np.float32)
-    order = np.lexsort((np.arange(n), priority, assign))   # by cluster, then priority, then position
-    bounds = np.flatnonzero(np.diff(assign[order])) + 1
-    for members in np.split(order, bounds):
-        gone, twin, best = cluster_duplicates(vectors[members], threshold)
+def drops_in_clusters(orders: np.ndarray, clusters: np.ndarray, priority: np.ndarray, vectors: np.ndarray,
+                      threshold: float, threads: int = 1) -> pl.DataFrame:
+    """The records dropped within each cluster: (`_order`, `_kept`: the `_order` of the kept
+    record it repeats, `_sim`: their cosine). Rows are records (their input position `orders`,
+    cluster, priority (lower is kept first; ties go to input order) and unit vector), in any order
+    and any subset of whole clusters, so the Ray engine can give each worker some clusters."""
+    order = np.lexsort((orders, priority, clusters))
+    members = np.split(order, np.flatnonzero(np.diff(clusters[order])) + 1)
+    with one_blas_thread(), ThreadPoolExecutor(max(1, threads)) as pool:
+        found = list(pool.map(lambda rows: cluster_duplicates(vectors[rows], threshold), members))
+    dropped, kept, similarity = [], [], []
+    for rows, (gone, twin, best) in zip(members, found):
         for j in np.flatnonzero(gone):
             t = twin[j]
             while gone[t]:                                  # follow to the kept record of the group
                 t = twin[t]
-            removed[members[j]] = True
-            kept_twin[members[j]] = members[t]
-            similarity[members[j]] = best[j]
-    return removed, kept_twin, similarity, assign
+            dropped.append(orders[rows[j]])
+            kept.append(orders[rows[t]])
+            similarity.append(best[j])
+    return pl.DataFrame({ORDER: pl.Series(dropped, dtype=pl.UInt64), "_kept": pl.Series(kept, dtype=pl.UInt64),
+                         "_sim": pl.Series(similarity, dtype=pl.Float32)})
 
 
 @register("dedup.semantic")
 class SemanticDedup(Step):
     """SemDeDup: embed records, cluster them with spherical k-means (one cluster per ~4,000 records
-    unless `clusters` is given), and within each cluster drop
+    unless `clusters` is given; fitted on a seeded `fit_fraction` of the records, at least 256 per
+    cluster, then every record goes to its nearest centroid), and within each cluster drop
     every record whose cosine similarity to a higher-priority record exceeds `threshold` (the
     reference rule). Priority (`keep`): `farthest_from_centroid` (the paper's default: keeps the
     least prototypical record), `closest_to_centroid`, `longest_response`, `highest_score` (of
@@ -89,35 +134,101 @@ class SemanticDedup(Step):
     class Config(EmbeddingConfig):
         threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity above which records are duplicates")
         clusters: Optional[int] = Field(None, ge=1, description="k-means clusters (default: one per ~4,000 records)")
+        fit_fraction: float = Field(0.1, gt=0, le=1, description="share of the records k-means is fitted on "
+                                    "(a seeded sample, at least 256 per cluster); all are then assigned")
         keep: Literal["farthest_from_centroid", "closest_to_centroid", "longest_response", "highest_score",
                       "first"] = Field("farthest_from_centroid", description="which record of a group is kept")
         score_column: Optional[str] = Field(None, description="column for keep: highest_score")
         niter: int = Field(20, ge=1, description="k-means iterations")
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
-        cfg = self.config
-        frame = collect_for_embedding(data, cfg, [cfg.score_column] if cfg.score_column else [])
+        frame = self.chunk_columns(data).collect()
         n = frame.height
         if n < 2:
             return Decisions(verdicts(frame))
-        vectors, stats = embed_frame(frame, cfg, base_dir=self.ctx.base_dir)
-        k = cfg.clusters or default_clusters(n)
-        removed, twin, sim, _ = semantic_duplicates(
-            vectors, cfg.threshold, k, lambda centroid_sim: self._priority(frame, centroid_sim),
-            seed=self.ctx.seed, niter=cfg.niter)
-        ids, origins = frame["id"].to_list(), frame["origin"].to_list()
-        detail = {row: f"cos {sim[row]:.3f} to kept {ids[twin[row]]} ({origins[twin[row]]})"
-                  for row in np.flatnonzero(removed)}
-        stats.update({"clusters": int(k), "semantic_duplicates": int(removed.sum())})
-        return Decisions(verdicts(frame, removed, "semantic_duplicate", detail), stats=stats)
+        spans = self.chunks(n)
+        embedded = [self.embedded(frame.slice(offset, rows)) for offset, rows in spans]
+        vectors = np.concatenate([v for v, _ in embedded])
+        k = self.clusters_for(n)
+        centroids = self.fit(vectors[self.fit_sample(n, k)], k)
+        placed = pl.concat([self.placed(frame.slice(offset, rows), vectors[offset:offset + rows], centroids)
+                            for offset, rows in spans])
+        drops = self.dropped(placed[ORDER].to_numpy(), placed["_cluster"].to_numpy(), placed["_priority"].to_numpy(),
+                             vectors, threads=os.cpu_count() or 1)
+        ledger = self.ledger(drops, frame.select(ORDER, "id", "origin"))
+        removed = np.zeros(n, dtype=bool)
+        rows = ledger[ORDER].to_numpy().astype(np.int64)     # the local frame's _order is its row position
+        removed[rows] = True
+        return Decisions(verdicts(frame, removed, "semantic_duplicate", dict(zip(rows, ledger["detail"]))),
+                         stats=self.stats([s for _, s in embedded], k, drops.height))
+
+    # The parts, shared with the Ray engine (engines/ray_clustered.py).
+
+    def chunk_columns(self, data: pl.LazyFrame) -> pl.LazyFrame:
+        """What embedding and the priority read from the stage."""
+        cfg = self.config
+        return embedding_columns(data, cfg, [cfg.score_column] if cfg.score_column else [])
+
+    @staticmethod
+    def chunks(n: int) -> list[tuple[int, int]]:
+        return chunk_spans(n)
+
+    def embedded(self, chunk: pl.DataFrame) -> tuple[np.ndarray, dict]:
+        """One chunk's vectors, with the embedder this step keeps (a Ray actor loads it once)."""
+        if getattr(self, "_embedder", None) is None:
+            self._embedder = make_embedder(self.config)
+        return embed_frame(chunk, self.config, self._embedder, base_dir=self.ctx.base_dir)
+
+    def clusters_for(self, n: int) -> int:
+        return self.config.clusters or default_clusters(n)
+
+    def fit_sample(self, n: int, k: int) -> np.ndarray:
+        return fit_rows(n, k, self.config.fit_fraction, self.ctx.seed)
+
+    def fit(self, sample: np.ndarray, k: int) -> np.ndarray:
+        """Centroids fitted on the sample's vectors (`fit_rows`)."""
+        from ...models.index import kmeans_centroids
+        return kmeans_centroids(sample, k, seed=self.ctx.seed, niter=self.config.niter)[0]
+
+    def placed(self, chunk: pl.DataFrame, vectors: np.ndarray, centroids: np.ndarray) -> pl.DataFrame:
+        """A chunk's records with their cluster and priority."""
+        with one_blas_thread():
+            cluster, centroid_sim = nearest_centroids(vectors, centroids)
+        return pl.DataFrame({ORDER: chunk[ORDER].cast(pl.UInt64), "_cluster": cluster,
+                             "_priority": self._priority(chunk, centroid_sim)})
+
+    def dropped(self, orders: np.ndarray, clusters: np.ndarray, priority: np.ndarray, vectors: np.ndarray,
+                threads: int = 1) -> pl.DataFrame:
+        """`drops_in_clusters` at this step's threshold, over whole clusters."""
+        return drops_in_clusters(orders, clusters, priority, vectors, self.config.threshold, threads)
+
+    def ledger(self, drops: pl.DataFrame, names: pl.DataFrame) -> pl.DataFrame:
+        """The dropped records' ledger rows (`_order`, id, reason, detail) from `drops_in_clusters`,
+        given the `_order`, id and origin of at least the records named there."""
+        names = names.select(pl.col(ORDER).cast(pl.UInt64), "id", "origin")
+        kept = names.rename({ORDER: "_kept", "id": "_kept_id", "origin": "_kept_origin"})
+        rows = drops.join(names, on=ORDER, how="left").join(kept, on="_kept", how="left").sort(ORDER)
+        return rows.select(ORDER, "id", pl.lit("semantic_duplicate").alias("reason"), pl.format(
+            "cos {} to kept {} ({})", pl.col("_sim").map_elements(lambda s: f"{s:.3f}", return_dtype=pl.Utf8),
+            "_kept_id", "_kept_origin").alias("detail"))
+
+    @staticmethod
+    def stats(embedded: list[dict], k: int, dropped: int) -> dict:
+        """The embedding chunks' stats added up (labels kept), with the cluster and drop counts."""
+        total: dict = {}
+        for stats in embedded:
+            for key, value in stats.items():
+                total[key] = total.get(key, 0) + value if isinstance(value, (int, float)) else value
+        total.update({"clusters": int(k), "semantic_duplicates": int(dropped)})
+        return total
 
     def _priority(self, frame: pl.DataFrame, centroid_sim: np.ndarray) -> np.ndarray:
         """Lower sorts first (kept first)."""
         keep = self.config.keep
         if keep == "farthest_from_centroid":
-            return centroid_sim
+            return centroid_sim.astype(np.float64)
         if keep == "closest_to_centroid":
-            return -centroid_sim
+            return -centroid_sim.astype(np.float64)
         if keep == "longest_response":
             return -frame["response"].str.len_chars().to_numpy().astype(np.float64)
         if keep == "highest_score":
