@@ -3,13 +3,18 @@ engine and on Ray with 1 and 2 workers, side by side in one run.
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--engines local,ray-1,ray-2]
                                [--steps-from benchmarks/exact_dedup.yaml or near_dedup.yaml]
+    python benchmarks/scale.py --sizes 20000 --engines local,ray-2 \
+                               --steps-from benchmarks/semantic_dedup.yaml --cold-embeddings
 
 Records come from benchmarks/make_records.py (~1 KB Alpaca records with planted duplicates and
 junk). Every run is its own `curate run --fresh` process; we report input records per wall second
 and the peak of the summed resident memory of the whole process tree (the driver, and on Ray the
 raylet, GCS and every worker: sampled every 0.2 s, since RUSAGE_CHILDREN reports only the largest
 single process). Each Ray run's final.parquet and rejected.parquet are compared byte for byte with
-the local run's at the same size. Results: benchmarks/RESULTS.md.
+the local run's at the same size. `--cold-embeddings` gives every run an empty embedding cache
+(with the machine's backend measurements copied, so every run embeds with the same backend and
+none re-times them), so a second run does not read the first one's vectors. Results:
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -41,12 +46,12 @@ def tree_rss(root: psutil.Process) -> int:
     return total
 
 
-def measure_tree(cmd: list[str], log: Path) -> dict:
+def measure_tree(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     """Wall seconds, exit code and the peak summed RSS (GiB) of `cmd`'s process tree."""
     peak = 0
     start = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
         root = psutil.Process(proc.pid)
         done = threading.Event()
 
@@ -72,12 +77,28 @@ def recipe_for(records: Path, out: Path, steps_from: Path) -> Path:
     return out
 
 
+def cold_cache(folder: Path) -> dict:
+    """The environment for a run with an empty embedding cache in `folder` (the backend
+    measurements and the OpenVINO export copied from the user's cache)."""
+    import os
+    from curate.user_cache import cache_dir
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "embeddings").mkdir(parents=True)
+    mine = cache_dir() / "embeddings"
+    if (mine / "backends.json").is_file():
+        shutil.copy(mine / "backends.json", folder / "embeddings" / "backends.json")
+    if (mine / "openvino").is_dir():                     # the model exported once: not vectors
+        shutil.copytree(mine / "openvino", folder / "embeddings" / "openvino")
+    return {**os.environ, "CURATE_CACHE": str(folder)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--engines", default="local,ray-1,ray-2")
     ap.add_argument("--steps-from", default=str(ROOT / "recipes" / "clean.yaml"),
                     help="the recipe whose steps run (e.g. benchmarks/exact_dedup.yaml)")
+    ap.add_argument("--cold-embeddings", action="store_true", help="an empty embedding cache for every run")
     args = ap.parse_args()
     import make_records
     WORK.mkdir(parents=True, exist_ok=True)
@@ -96,7 +117,8 @@ def main() -> None:
             if engine.startswith("ray"):
                 cmd += ["--engine", "ray", "--workers", engine.split("-")[1]]
             log = WORK / f"{engine}-{n}.log"
-            r = measure_tree(cmd, log)
+            env = cold_cache(WORK / "cache" / f"{engine}-{n}") if args.cold_embeddings else None
+            r = measure_tree(cmd, log, env)
             run_dir = Path(log.read_text().strip().splitlines()[-1]) if r["exit"] == 0 else None
             kept = json.loads((run_dir / "manifest.json").read_text())["rows"]["final"] if run_dir else None
             same = ""

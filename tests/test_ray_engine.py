@@ -315,3 +315,39 @@ def test_semantic_dedup_embeds_places_and_compares_on_the_workers(engine, tmp_pa
     assert counts(on_ray.manifest["stages"][2]["stats"]) == counts(stage["stats"])
     assert files_of(on_ray.dir) == files_of(local.dir)
     assert not list(on_ray.dir.rglob("*.vectors*"))
+
+
+SELECTIONS = [
+    {"use": "select.top", "with": {"column": "score", "n": 7}},
+    {"use": "select.top", "with": {"column": "score", "fraction": 0.35, "ascending": True}},
+    {"use": "select.top", "with": {"column": "score", "char_fraction": 0.5, "char_field": "response"}},
+    {"use": "select.top", "with": {"column": "score", "min": 6}},
+    {"use": "select.top", "with": {"column": "score", "n": 0}},
+    {"use": "select.sample", "with": {"fraction": 0.3, "by": "source"}},
+    {"use": "select.sample", "with": {"n": 100}},
+]
+
+
+@pytest.mark.parametrize("selection", SELECTIONS, ids=lambda s: f"{s['use']}-{'-'.join(map(str, s['with']))}")
+def test_selection_cutoffs_are_found_on_the_workers_and_match_local(engine, tmp_path, monkeypatch, selection):
+    """Top-k and sampling thresholds come from the workers' summaries (the driver's own `decide`,
+    which gathers the ranking column, must not run); scores tie and some are missing; the files
+    and stats are the local engine's."""
+    from curate.steps.select.sample import Sample
+    from curate.steps.select.top import TopSelect
+    rows = [alpaca(i, score=None if i % 17 == 0 else (i * 37) % 11) for i in range(600)]
+    for i in range(0, 600, 3):
+        rows[i]["output"] += " " + "and more " * (i % 7)                  # responses of several lengths
+    write_jsonl(tmp_path / "a.jsonl", rows[:250])
+    write_jsonl(tmp_path / "b.jsonl", rows[250:])
+    recipe = Recipe(name="select", batch_size=45, steps=[selection], inputs=[
+        {"path": str(tmp_path / "a.jsonl"), "source": "a", "keep": ["score"]},
+        {"path": str(tmp_path / "b.jsonl"), "source": "b", "keep": ["score"]}])
+    local = run(recipe, out=tmp_path / "local")
+    assert local.manifest["stages"][1]["rejected"] > 0
+    for cls in (Sample, TopSelect):
+        monkeypatch.setattr(cls, "decide", lambda self, data: (_ for _ in ()).throw(
+            AssertionError("the selection gathered its ranking column on the driver")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert on_ray.manifest["stages"][1]["stats"] == local.manifest["stages"][1]["stats"]
+    assert files_of(on_ray.dir) == files_of(local.dir)

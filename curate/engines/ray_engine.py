@@ -152,12 +152,14 @@ class RayEngine(Engine):
         from .local import LocalEngine
         from .ray_clustered import clusterable, run_clustered
         from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
+        from .ray_thresholds import rankable, run_thresholds
         meta = pq.ParquetFile(source)
         rows = meta.metadata.num_rows
         distributed = None
         if step.scope == "dataset":
             distributed = (run_signed if signable(step) and rows >= 2 else
                            run_clustered if clusterable(step) and rows >= 2 else
+                           run_thresholds if rankable(step) else
                            run_partitioned if partitionable(step) else None)
             if distributed is None:                           # decides on the driver, as locally
                 return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)

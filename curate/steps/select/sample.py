@@ -8,7 +8,7 @@ import polars as pl
 from pydantic import Field
 
 from ..base import HowMany, Step, register
-from ..common.hash_rank import group_counts, keep_mask, thresholds
+from ..common.hash_rank import group_counts, keep_mask, ranks, thresholds
 from ..decisions import ORDER, Decisions, verdicts
 
 
@@ -28,10 +28,37 @@ class Sample(Step):
         cfg = self.config
         counts = group_counts(data, cfg.by)
         want = {g: cfg.count(c) for g, c in counts.items()}
-        seed = self.ctx.seed if cfg.seed is None else cfg.seed
-        limits = thresholds(data, cfg.by, want, seed)
+        limits = thresholds(data, cfg.by, want, self._seed())
         frame = data.select([ORDER, "id", "origin"] + ([cfg.by] if cfg.by else [])).collect()
-        keep = keep_mask(frame, cfg.by, limits, seed).to_numpy()
+        return Decisions(self._verdicts(frame, limits))
+
+    def _verdicts(self, frame: pl.DataFrame, limits: dict) -> pl.DataFrame:
+        cfg = self.config
+        keep = keep_mask(frame, cfg.by, limits, self._seed()).to_numpy()
         detail = f"sample n={cfg.n}" if cfg.n is not None else f"sample fraction={cfg.fraction}"
         detail += f" by {cfg.by}" if cfg.by else ""
-        return Decisions(verdicts(frame, ~keep, "not_sampled", [detail] * frame.height))
+        return verdicts(frame, ~keep, "not_sampled", [detail] * frame.height)
+
+    def _seed(self) -> int:
+        return self.ctx.seed if self.config.seed is None else self.config.seed
+
+    # The thresholds found over slices (common/cutoff_search.py), for the Ray engine.
+
+    def ranked(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A slice's records (with `_order`) as the cut-off search ranks them: by hash rank
+        within each group, one unit of weight each."""
+        by = self.config.by
+        ranked = ranks(frame.select([ORDER, "id", "origin"] + ([by] if by else [])), self._seed())
+        group = ranked[by].alias("_group") if by else pl.Series("_group", [None] * frame.height, dtype=pl.Utf8)
+        return pl.DataFrame({ORDER: ranked[ORDER].cast(pl.UInt64), "_group": group, "_key": ranked["_rank"],
+                             "_weight": pl.Series([1.0] * frame.height)})
+
+    def target(self, rows: int, weight: float, meets: int) -> float | None:
+        return self.config.count(rows) or None
+
+    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> pl.DataFrame:
+        """A batch's verdicts: each group's threshold is the rank of its last record kept."""
+        return self._verdicts(batch, {group: cut["_key"] for group, cut in cutoffs.items()})
+
+    def threshold_stats(self, cutoffs: dict) -> dict:
+        return {}

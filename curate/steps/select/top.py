@@ -75,6 +75,65 @@ class TopSelect(Step):
         keep = np.zeros(total, dtype=bool)
         keep[order[:keep_n]] = True
         cutoff = score[order[keep_n - 1]] if keep_n else float("nan")
-        details = [None if k else f"{cfg.column} {s:.4g} below cut-off {cutoff:.4g}" for k, s in zip(keep, score)]
-        stats = {"kept_top": keep_n, **({"cutoff": float(cutoff)} if keep_n else {})}
-        return Decisions(verdicts(frame, ~keep, "not_top", details), stats=stats)
+        return Decisions(self._verdicts(frame, keep, score, cutoff), stats=self._stats(keep_n, cutoff))
+
+    def _verdicts(self, frame: pl.DataFrame, keep: np.ndarray, score: np.ndarray, cutoff: float) -> pl.DataFrame:
+        details = [None if k else f"{self.config.column} {s:.4g} below cut-off {cutoff:.4g}"
+                   for k, s in zip(keep, score)]
+        return verdicts(frame, ~keep, "not_top", details)
+
+    @staticmethod
+    def _stats(keep_n: int, cutoff: float) -> dict:
+        return {"kept_top": keep_n, **({"cutoff": float(cutoff)} if keep_n else {})}
+
+    # The cut-off found over slices (common/cutoff_search.py), for the Ray engine.
+
+    def ranked(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A slice's records (with `_order`) as the cut-off search ranks them: `_key` (lower is
+        kept first; a missing score last), `_weight` (1, or characters for `char_fraction`),
+        `_meets` (at or beyond `min`) and `_score`."""
+        cfg = self.config
+        if cfg.column not in frame.columns:
+            raise ConfigError(f"select.top: column '{cfg.column}' does not exist; columns: {', '.join(frame.columns)}")
+        try:
+            score = frame[cfg.column].cast(pl.Float64).fill_null(float("nan"))
+        except pl.exceptions.InvalidOperationError:
+            raise ConfigError(f"select.top: column '{cfg.column}' holds values that are not numbers; "
+                              "rank by a score column") from None
+        value = score.to_numpy()
+        key = np.where(np.isnan(value), np.inf, value if cfg.ascending else -value)
+        if cfg.min is not None:
+            meets = (value <= cfg.min) if cfg.ascending else (value >= cfg.min)
+        else:
+            meets = np.zeros(len(value), dtype=bool)
+        weight = (frame.select(field_text(cfg.char_field).fill_null("").str.len_chars()).to_series().cast(pl.Float64)
+                  if cfg.char_fraction is not None else pl.Series([1.0] * frame.height))
+        return pl.DataFrame({ORDER: frame[ORDER].cast(pl.UInt64), "_group": pl.Series([None] * frame.height,
+                             dtype=pl.Utf8), "_key": key, "_weight": weight, "_meets": meets, "_score": value})
+
+    def target(self, rows: int, weight: float, meets: int) -> float | None:
+        """The weight to keep (records, or characters), or None to keep none."""
+        cfg = self.config
+        if cfg.char_fraction is not None:
+            return cfg.char_fraction * weight if rows else None
+        keep_n = meets if cfg.min is not None else min(cfg.n, rows) if cfg.n is not None else \
+            int(round(rows * cfg.fraction))
+        return keep_n or None
+
+    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> pl.DataFrame:
+        """A batch's verdicts (it holds `_order`) given the cut-off record (`cutoff_search.cutoffs`)."""
+        ranked = self.ranked(batch)
+        cut = cutoffs.get(None)
+        key, order = ranked["_key"].to_numpy(), ranked[ORDER].to_numpy()
+        keep = np.zeros(batch.height, dtype=bool) if cut is None else \
+            (key < cut["_key"]) | ((key == cut["_key"]) & (order <= cut[ORDER]))
+        return self._verdicts(batch, keep, ranked["_score"].to_numpy(), self._cutoff(cutoffs))
+
+    def threshold_stats(self, cutoffs: dict) -> dict:
+        cut = cutoffs.get(None)
+        return self._stats(cut["kept"] if cut else 0, self._cutoff(cutoffs))
+
+    @staticmethod
+    def _cutoff(cutoffs: dict) -> float:
+        cut = cutoffs.get(None)
+        return cut["_score"] if cut else float("nan")
