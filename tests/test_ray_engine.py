@@ -325,6 +325,8 @@ SELECTIONS = [
     {"use": "select.top", "with": {"column": "score", "n": 0}},
     {"use": "select.sample", "with": {"fraction": 0.3, "by": "source"}},
     {"use": "select.sample", "with": {"n": 100}},
+    {"use": "select.mix", "with": {"ratios": {"a": 0.6, "b": 0.4}}},
+    {"use": "select.mix", "with": {"ratios": {"b": 1}, "total": 120}},
 ]
 
 
@@ -333,6 +335,7 @@ def test_selection_cutoffs_are_found_on_the_workers_and_match_local(engine, tmp_
     """Top-k and sampling thresholds come from the workers' summaries (the driver's own `decide`,
     which gathers the ranking column, must not run); scores tie and some are missing; the files
     and stats are the local engine's."""
+    from curate.steps.select.mix import Mix
     from curate.steps.select.sample import Sample
     from curate.steps.select.top import TopSelect
     rows = [alpaca(i, score=None if i % 17 == 0 else (i * 37) % 11) for i in range(600)]
@@ -345,7 +348,7 @@ def test_selection_cutoffs_are_found_on_the_workers_and_match_local(engine, tmp_
         {"path": str(tmp_path / "b.jsonl"), "source": "b", "keep": ["score"]}])
     local = run(recipe, out=tmp_path / "local")
     assert local.manifest["stages"][1]["rejected"] > 0
-    for cls in (Sample, TopSelect):
+    for cls in (Mix, Sample, TopSelect):
         monkeypatch.setattr(cls, "decide", lambda self, data: (_ for _ in ()).throw(
             AssertionError("the selection gathered its ranking column on the driver")))
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)

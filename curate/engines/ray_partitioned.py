@@ -115,25 +115,28 @@ def dropped_results(source: Path, drops: pl.DataFrame | None, out: ParquetOut, b
                     stats: dict | None = None) -> Iterator[tuple[pl.DataFrame, Result]]:
     """The local engine's batch-by-batch application, with each batch's verdicts made from the
     records dropped in it (so no verdict per record is held for the whole stage)."""
-    def verdicts_of(ordered: pl.DataFrame) -> pl.DataFrame:
+    def verdicts_of(ordered: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
         if drops is None:
-            return keep_all(ordered)
+            return keep_all(ordered), {}
         first, last = ordered[ORDER][0], ordered[ORDER][-1]
         here = drops.filter(pl.col(ORDER).is_between(first, last)).rename({"id": "_did"})
         return ordered.select(ORDER, "id").join(here, on=ORDER, how="left", maintain_order="left").select(
-            ORDER, pl.coalesce("_did", "id").alias("id"), "reason", "detail")
+            ORDER, pl.coalesce("_did", "id").alias("id"), "reason", "detail"), {}
     return verdict_results(source, out, batch_size, verdicts_of, stats)
 
 
-def verdict_results(source: Path, out: ParquetOut, batch_size: int, verdicts_of: Callable[[pl.DataFrame], pl.DataFrame],
+def verdict_results(source: Path, out: ParquetOut, batch_size: int,
+                    verdicts_of: Callable[[pl.DataFrame], tuple[pl.DataFrame, dict]],
                     stats: dict | None = None) -> Iterator[tuple[pl.DataFrame, Result]]:
-    """The local engine's batch-by-batch application of verdicts that `verdicts_of` makes for
-    each batch (given with `_order`); the step's `stats` go with the first batch, as locally."""
+    """The local engine's batch-by-batch application of the verdicts (and counts, which add up
+    over batches) that `verdicts_of` makes for each batch, given with `_order`; the step's
+    `stats` go with the first batch, as the local engine's do."""
     _, batches = stage_batches(source, out, batch_size)
     offset = 0
     for index, batch in enumerate(batches):
         ordered = batch.with_columns(pl.int_range(offset, offset + batch.height, dtype=pl.UInt64).alias(ORDER))
-        result = apply_verdicts(ordered, verdicts_of(ordered), (stats or {}) if index == 0 else {})
+        verdicts, counts = verdicts_of(ordered)
+        result = apply_verdicts(ordered, verdicts, {**((stats or {}) if index == 0 else {}), **counts})
         yield batch, Result(kept=result.kept.drop(ORDER), rejected=result.rejected, stats=result.stats)
         offset += batch.height
 

@@ -1,15 +1,16 @@
-"""Selection by cut-off on a Ray cluster (`select.top`, `select.sample`): the workers rank their
+"""Selection by cut-off on a Ray cluster (`select.top`, `.sample`, `.mix`): the workers rank their
 slices, and the driver finds each group's cut-off from what they report, never gathering the
 ranking column.
 
 Two passes on the workers (`steps/common/cutoff_search.py` says why two are enough):
 1. each worker ranks its slices and reports, per slice, its totals per group and about a
    thousand summary points of its sorted keys; the driver turns the totals into each group's
-   target (`step.target`) and the points into bounds around each cut-off;
+   target (`step.targets`) and the points into bounds around each cut-off;
 2. each worker reports, per slice, what lies at or below each lower bound (a weight and a count)
    and the records between the bounds; the driver finds the exact cut-off among those.
 Then the driver writes the stage batch by batch, each batch's verdicts made by the step from the
-cut-offs (`threshold_verdicts`), as the local engine would have decided them.
+cut-offs (`threshold_verdicts`, with counts that add up over batches), as the local engine would
+have decided them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Callable
 import polars as pl
 
 from ..steps.base import Step
-from ..steps.common.cutoff_search import bracket, cutoffs, group_items, slice_bracket, slice_summary
+from ..steps.common.cutoff_search import bracket, cutoffs, slice_bracket, slice_summary
 from ..steps.decisions import ORDER
 from .base import StageCounts
 from .local import write_results
@@ -32,7 +33,7 @@ from .ray_workers import built_step, listed_slices, map_items, step_payload
 
 
 def rankable(step: Step) -> bool:
-    return all(hasattr(step, name) for name in ("ranked", "target", "threshold_verdicts", "threshold_stats"))
+    return all(hasattr(step, name) for name in ("ranked", "targets", "threshold_verdicts", "threshold_stats"))
 
 
 def summarize_slices(batch, payload: bytes, source: str):
@@ -67,10 +68,9 @@ def run_thresholds(ray, step: Step, source: Path, out: ParquetOut, rejected: Par
         ray, work, summarize_slices, pool, fn_kwargs={"payload": payload, "source": where}), step.name, len(work))]
     totals = pl.concat([t for t, _ in summaries]).group_by("_group").agg(
         pl.col("rows").sum(), pl.col("weight").sum(), pl.col("meets").sum())
-    targets = {}
-    for group, row in group_items(totals):
-        target = step.target(row["rows"].item(), row["weight"].item(), row["meets"].item())
-        targets[group] = None if target is None else min(target, row["weight"].item())   # at most all of it
+    weight = dict(zip(totals["_group"].to_list(), totals["weight"].to_list()))
+    targets = {group: None if target is None else min(target, weight[group])             # at most all of it
+               for group, target in step.targets(totals).items() if group in weight}
     bounds = bracket([p for _, p in summaries], targets)
     brackets = [pickle.loads(row["bracket"]) for row in in_part_order(ray, map_items(
         ray, work, bracket_slices, pool, fn_kwargs={"payload": payload, "source": where,

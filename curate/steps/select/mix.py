@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from ..base import Step, StepConfig, register
-from ..common.hash_rank import group_counts, keep_mask, thresholds
+from ..common.hash_rank import group_counts, keep_mask, ranks, thresholds
 from ..decisions import ORDER, Decisions, verdicts
 
 
@@ -38,20 +38,50 @@ class Mix(Step):
     def decide(self, data: pl.LazyFrame) -> Decisions:
         cfg = self.config
         counts = group_counts(data, cfg.by)
+        want = self._want(counts)
+        limits = thresholds(data, cfg.by, want, self._seed())
+        frame = data.select(ORDER, "id", "origin", cfg.by).collect()
+        out, stats = self._verdicts(frame, {g: limits.get(g) for g in counts})
+        return Decisions(out, stats=stats)
+
+    def _want(self, counts: dict) -> dict:
+        """Records to keep per named group, from every group's count."""
+        cfg = self.config
         weights = {g: w / sum(cfg.ratios.values()) for g, w in cfg.ratios.items() if w > 0}
         feasible = min(counts.get(g, 0) / w for g, w in weights.items())
         total = min(cfg.total, feasible) if cfg.total else feasible
         want = {g: int(round(total * w)) for g, w in weights.items()}
-        want = {g: min(k, counts.get(g, 0)) for g, k in want.items()}
-        seed = self.ctx.seed if cfg.seed is None else cfg.seed
-        limits = thresholds(data, cfg.by, want, seed)
-        limits = {g: limits.get(g) for g in counts}
-        frame = data.select(ORDER, "id", "origin", cfg.by).collect()
-        mask = keep_mask(frame, cfg.by, limits, seed)
+        return {g: min(k, counts.get(g, 0)) for g, k in want.items()}
+
+    def _seed(self) -> int:
+        return self.ctx.seed if self.config.seed is None else self.config.seed
+
+    def _verdicts(self, frame: pl.DataFrame, limits: dict) -> tuple[pl.DataFrame, dict]:
+        """Verdicts and kept counts of `frame`'s records, given each group's largest rank kept."""
+        cfg = self.config
+        mask = keep_mask(frame, cfg.by, limits, self._seed())
         named = frame[cfg.by].is_in(list(cfg.ratios)).fill_null(False)
         keep = (mask & named).to_numpy()
         reason = pl.Series(np.where(named.to_numpy(), "over_ratio", "not_in_mix"))
         detail = frame.select(pl.format(f"{cfg.by}={{}}", pl.col(cfg.by))).to_series().to_list()
-        out = verdicts(frame, ~keep, reason, detail)
         stats = {f"kept_{g}": int((mask & (frame[cfg.by] == g)).sum()) for g in cfg.ratios}
-        return Decisions(out, stats=stats)
+        return verdicts(frame, ~keep, reason, detail), stats
+
+    # The thresholds found over slices (common/cutoff_search.py), for the Ray engine.
+
+    def ranked(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A slice's records (with `_order`) ranked by hash within each group of `by`."""
+        ranked = ranks(frame.select(ORDER, "id", "origin", self.config.by), self._seed())
+        return pl.DataFrame({ORDER: ranked[ORDER].cast(pl.UInt64), "_group": ranked[self.config.by],
+                             "_key": ranked["_rank"], "_weight": pl.Series([1.0] * frame.height)})
+
+    def targets(self, totals: pl.DataFrame) -> dict:
+        want = self._want(dict(zip(totals["_group"].to_list(), totals["rows"].to_list())))
+        return {g: want.get(g) or None for g in totals["_group"].to_list()}
+
+    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> tuple[pl.DataFrame, dict]:
+        """A batch's verdicts and kept counts (they add up over batches)."""
+        return self._verdicts(batch, {group: cut["_key"] for group, cut in cutoffs.items()})
+
+    def threshold_stats(self, cutoffs: dict) -> dict:
+        return {}

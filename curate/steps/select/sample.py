@@ -53,12 +53,12 @@ class Sample(Step):
         return pl.DataFrame({ORDER: ranked[ORDER].cast(pl.UInt64), "_group": group, "_key": ranked["_rank"],
                              "_weight": pl.Series([1.0] * frame.height)})
 
-    def target(self, rows: int, weight: float, meets: int) -> float | None:
-        return self.config.count(rows) or None
+    def targets(self, totals: pl.DataFrame) -> dict:
+        return {group: self.config.count(rows) or None for group, rows in zip(totals["_group"], totals["rows"])}
 
-    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> pl.DataFrame:
+    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> tuple[pl.DataFrame, dict]:
         """A batch's verdicts: each group's threshold is the rank of its last record kept."""
-        return self._verdicts(batch, {group: cut["_key"] for group, cut in cutoffs.items()})
+        return self._verdicts(batch, {group: cut["_key"] for group, cut in cutoffs.items()}), {}
 
     def threshold_stats(self, cutoffs: dict) -> dict:
         return {}

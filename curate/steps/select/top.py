@@ -111,23 +111,24 @@ class TopSelect(Step):
         return pl.DataFrame({ORDER: frame[ORDER].cast(pl.UInt64), "_group": pl.Series([None] * frame.height,
                              dtype=pl.Utf8), "_key": key, "_weight": weight, "_meets": meets, "_score": value})
 
-    def target(self, rows: int, weight: float, meets: int) -> float | None:
-        """The weight to keep (records, or characters), or None to keep none."""
+    def targets(self, totals: pl.DataFrame) -> dict:
+        """The weight to keep (records, or characters; None: none), from the one group's totals."""
         cfg = self.config
+        rows, weight, meets = (totals[c].sum() for c in ("rows", "weight", "meets"))
         if cfg.char_fraction is not None:
-            return cfg.char_fraction * weight if rows else None
+            return {None: cfg.char_fraction * weight if rows else None}
         keep_n = meets if cfg.min is not None else min(cfg.n, rows) if cfg.n is not None else \
             int(round(rows * cfg.fraction))
-        return keep_n or None
+        return {None: keep_n or None}
 
-    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> pl.DataFrame:
+    def threshold_verdicts(self, batch: pl.DataFrame, cutoffs: dict) -> tuple[pl.DataFrame, dict]:
         """A batch's verdicts (it holds `_order`) given the cut-off record (`cutoff_search.cutoffs`)."""
         ranked = self.ranked(batch)
         cut = cutoffs.get(None)
         key, order = ranked["_key"].to_numpy(), ranked[ORDER].to_numpy()
         keep = np.zeros(batch.height, dtype=bool) if cut is None else \
             (key < cut["_key"]) | ((key == cut["_key"]) & (order <= cut[ORDER]))
-        return self._verdicts(batch, keep, ranked["_score"].to_numpy(), self._cutoff(cutoffs))
+        return self._verdicts(batch, keep, ranked["_score"].to_numpy(), self._cutoff(cutoffs)), {}
 
     def threshold_stats(self, cutoffs: dict) -> dict:
         cut = cutoffs.get(None)
