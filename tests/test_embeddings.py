@@ -211,3 +211,18 @@ def test_auto_falls_back_to_torch_when_the_openvino_export_fails(cache, monkeypa
         emb = Embedder(cache_folder=cache, device="cpu")
         assert emb.backend in ("bf16", "int8", "fp32")
     assert emb.encode(TEXTS[:2]).shape == (2, 384)
+
+
+def test_vectors_computed_without_remembering_reach_the_cache_only_when_remembered(tmp_path):
+    """Semantic dedup embeds its chunks without adding to the cache, so that no chunk reads
+    another's fresh vectors (which chunk runs first differs between engines), then adds them."""
+    from curate.models.embed_cache import EmbeddingCache
+    emb = Embedder(cache_folder=tmp_path, backend="fp32")
+    texts = ["a first text to embed", "another, different one", "a first text to embed"]
+    vectors = emb.encode(texts, remember=False)
+    cache = EmbeddingCache(tmp_path, emb.identity, "cpu-fp32")
+    assert len(cache) == 0
+    emb.remember(texts, vectors)
+    assert len(cache) == 2
+    again = Embedder(cache_folder=tmp_path, backend="fp32")
+    assert np.array_equal(again.encode(texts), vectors) and again.stats.computed == 0

@@ -67,6 +67,31 @@ def test_bundled_recipe_gives_identical_files_on_ray(engine, tmp_path, monkeypat
     assert not different, f"files differ between engines: {different}"
 
 
+ON_SAMPLE = ["core_pipeline", "exact_dedup", "near_dedup", "semantic_dedup"]     # their inputs: generated, large
+ON_SHARED = ["ablate_clean", "first_evidence"]                                     # theirs: ../shared/data
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ON_SAMPLE + ON_SHARED)
+def test_benchmark_recipe_gives_identical_files_on_ray(engine, tmp_path, monkeypatch, name):
+    """The benchmark recipes: those over generated records run on the sample data instead; those
+    over ../shared/data run on it, small batches spreading every step over both workers."""
+    from conftest import SHARED
+    monkeypatch.chdir(ROOT)
+    path = ROOT / "benchmarks" / f"{name}.yaml"
+    overrides = ["batch_size=150"]
+    if name in ON_SAMPLE:
+        overrides += [f"inputs.0.path={ROOT / 'data' / 'sample.jsonl'}", "inputs.0.format=null"]
+    elif not SHARED.is_dir():
+        pytest.skip(f"{path.name} reads ../shared/data, which is absent here")
+    recipe = Recipe.load(path, overrides)
+    local = run(recipe, out=tmp_path / "local")
+    assert local.manifest["rows"]["rejected"] > 0
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert [s["kept"] for s in on_ray.manifest["stages"]] == [s["kept"] for s in local.manifest["stages"]]
+    assert files_of(on_ray.dir) == files_of(local.dir)
+
+
 def slow_recipe(tmp_path: Path, rows: int, seconds: float, batch_size: int = 50,
                 slow: str = "test.slow_copy") -> Recipe:
     data = write_jsonl(tmp_path / "in.jsonl", [alpaca(i) for i in range(rows)])
@@ -294,18 +319,29 @@ def orjson_line(record: dict) -> bytes:
 def test_semantic_dedup_embeds_places_and_compares_on_the_workers(engine, tmp_path, monkeypatch):
     """Embeddings (an actor pool), cluster assignment and the per-cluster comparisons run on the
     workers; k-means is fitted on a sample; the driver's own `decide` (which holds a vector per
-    record) must not run, and the files are the local engine's, over many chunks and partitions."""
+    record) must not run, and the files are the local engine's, over many chunks and partitions,
+    with exact copies in other chunks than their first: both from a cold embedding cache, and
+    again once the cache holds every text."""
     import curate.engines.ray_clustered as ray_clustered
     import curate.steps.dedup.semantic as semantic
     monkeypatch.setattr(semantic, "EMBED_ROWS", 40)                 # ~7 chunks
     monkeypatch.setattr(semantic, "FIT_PER_CLUSTER", 10)            # so the fit sees a sample, not all
     monkeypatch.setattr(ray_clustered, "PARTITION_ROWS", 50)        # 4 partitions, one cluster each
-    recipe = Recipe(name="semantic", inputs=[{"path": str(ROOT / "data" / "sample.jsonl")}], batch_size=60,
-                    steps=[{"use": "dedup.exact"}, {"use": "dedup.semantic", "with": {
+    import random
+    salt = random.Random().randrange(10**9)         # texts the embedding cache cannot hold yet
+    rows = [r for r in pl.read_ndjson(ROOT / "data" / "sample.jsonl").to_dicts() if r.get("instruction")][:120]
+    for r in rows:
+        r["instruction"] = f"{r['instruction']} ({salt})"
+    rows += rows[::3]                                # exact copies, in other chunks than their first
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = Recipe(name="semantic", inputs=[{"path": str(data)}], batch_size=60,
+                    steps=[{"use": "normalize.text"}, {"use": "dedup.semantic", "with": {
                         "threshold": 0.75, "clusters": 4, "fit_fraction": 0.3}}])
     local = run(recipe, out=tmp_path / "local")
     stage = local.manifest["stages"][2]
     assert stage["rejected"] >= 12 and stage["stats"]["clusters"] == 4
+    assert stage["stats"]["embed_texts"] == stage["in"]                 # each chunk counted once
+    forget_embeddings(local.dir / "stages" / "01-normalize.text.parquet", recipe.steps[1].with_)
     monkeypatch.setattr(semantic.SemanticDedup, "decide", lambda self, data: (_ for _ in ()).throw(
         AssertionError("dedup.semantic embedded on the driver")))
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
@@ -313,8 +349,25 @@ def test_semantic_dedup_embeds_places_and_compares_on_the_workers(engine, tmp_pa
     def counts(stats):
         return {k: v for k, v in stats.items() if not k.startswith("embed_")}
     assert counts(on_ray.manifest["stages"][2]["stats"]) == counts(stage["stats"])
+    assert on_ray.manifest["stages"][2]["stats"]["embed_texts"] == stage["in"]
     assert files_of(on_ray.dir) == files_of(local.dir)
     assert not list(on_ray.dir.rglob("*.vectors*"))
+    warm = run(recipe, out=tmp_path / "warm", engine="ray", workers=2)    # every vector from the cache now
+    assert warm.manifest["stages"][2]["stats"]["embed_computed"] == 0
+    assert files_of(warm.dir) == files_of(local.dir)
+
+
+def forget_embeddings(stage: Path, config: dict) -> None:
+    """Take a stage's texts out of the embedding cache, so the next run starts as cold as the last."""
+    from curate.models.embed_cache import EmbeddingCache, text_key
+    from curate.steps import build_config
+    from curate.steps.common.embedding import embedded_texts, make_embedder
+    cfg = build_config("dedup.semantic", config)
+    embedder = make_embedder(cfg)
+    cache = EmbeddingCache(embedder.cache_folder, embedder.identity, f"cpu-{embedder.backend}")
+    with cache.con:
+        cache.con.executemany("DELETE FROM emb WHERE k = ?",
+                              [(text_key(t),) for t in set(embedded_texts(pl.read_parquet(stage), cfg))])
 
 
 SELECTIONS = [

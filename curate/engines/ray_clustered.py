@@ -4,16 +4,19 @@ each cluster run on the workers; the driver fits k-means on a sample and writes 
 Three passes on the workers, with the driver's part between the first two:
 
 1. embed: workers (actors that load the model once, on a GPU where there is one) embed chunks
-   of the step's chunk size and save each chunk's vectors (`.npy`) beside the stage file;
-   the driver then reads the vectors of the step's seeded sample (`fit_sample`), fits k-means
-   on them and saves the centroids;
-2. place: each worker assigns its chunks' records to the nearest centroid, works out their
+   of the step's chunk size, save each chunk's vectors (`.npy`) beside the stage file, and write
+   its records' text keys to one file per partition of the keys; then each worker takes whole
+   partitions and returns the records whose text occurred earlier (a copy takes its first
+   occurrence's vector, as locally); the driver then reads the vectors of the step's seeded
+   sample (`fit_sample`), fits k-means on them and saves the centroids;
+2. place: each worker adds its chunks' vectors to the embedding cache (only now, when every chunk
+   is embedded, as locally), assigns the records to the nearest centroid, works out their
    priority, and writes them with their vectors to one file per partition of the cluster ids;
 3. compare: each worker takes whole partitions, so whole clusters, and returns the records
    dropped there, each with the kept record it repeats.
 
-The driver holds the sample's vectors, the centroids and the dropped records, never a vector per
-record. The chunks, the sample and the rules are the local engine's, and every matrix product
+The driver holds the sample's vectors, the centroids, the copies (16 bytes each) and the dropped
+records, never a vector or a key per record. The chunks, the sample and the rules are the local engine's, and every matrix product
 runs on one BLAS thread on both engines, so the result is the local engine's, byte for byte.
 """
 
@@ -42,8 +45,8 @@ PARTITION_ROWS = 50_000     # records per partition of the cluster ids (a worker
 
 
 def clusterable(step: Step) -> bool:
-    return all(hasattr(step, name) for name in ("chunks", "chunk_columns", "embedded", "clusters_for", "fit_sample",
-                                                "fit", "placed", "dropped", "ledger", "stats"))
+    return all(hasattr(step, name) for name in ("chunks", "chunk_columns", "embedded", "remember", "clusters_for",
+                                                "fit_sample", "fit", "placed", "dropped", "ledger", "stats"))
 
 
 def vector_file(folder: str | Path, part: int) -> Path:
@@ -54,27 +57,73 @@ def chunk_rows(step: Step, rows: pl.LazyFrame, offset: int) -> pl.DataFrame:
     return step.chunk_columns(rows.with_row_index(ORDER, offset=offset)).collect()
 
 
-def embed_chunks(batch, payload: bytes, source: str, folder: str):
-    """Pass 1: each listed chunk's vectors, saved; its embedding stats come back."""
+def embed_chunks(batch, payload: bytes, source: str, folder: str, partitions: int):
+    """Pass 1: each listed chunk's vectors, saved, and its text keys, by key partition; its
+    embedding stats come back."""
     import pyarrow as pa
     step = built_step(payload)
     parts, blobs = [], []
     for part, offset, rows in listed_slices(batch, source):
-        vectors, stats = step.embedded(chunk_rows(step, rows, offset))
+        chunk = chunk_rows(step, rows, offset)
+        vectors, stats = step.embedded(chunk)
         np.save(vector_file(folder, part), vectors)
+        write_partitions(step.text_keys(chunk), "_a", partitions, Path(folder) / "texts", part)
         parts.append(part)
         blobs.append(pickle.dumps(stats))
     return pa.table({"part": parts, "stats": pa.array(blobs, type=pa.large_binary())})
 
 
-def place_chunks(batch, payload: bytes, source: str, folder: str, partitions: int):
+def copies_in_partitions(batch, payload: bytes, folder: str):
+    """Pass 1b: the records whose text occurred earlier, within each listed text-key partition."""
+    import pyarrow as pa
+    step = built_step(payload)
+    blobs = []
+    for p in batch["partition"].to_pylist():
+        keys = read_partition(str(Path(folder) / "texts"), p)
+        blobs.append(pickle.dumps(None if keys is None else step.copies(keys)))
+    return pa.table({"copies": pa.array(blobs, type=pa.large_binary())})
+
+
+class ChunkVectors:
+    """The saved vectors of every chunk, with copies of a text reading their first occurrence's."""
+
+    def __init__(self, folder: str | Path, offsets: list[int]):
+        self.folder, self.offsets = Path(folder), np.asarray(offsets)
+        copies = pl.read_parquet(self.folder / "copies.parquet")
+        self.copies = copies.sort(ORDER)
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        """The vectors of records at `positions` (ascending), as saved."""
+        chunk = np.searchsorted(self.offsets, positions, side="right") - 1
+        out = []
+        for c in np.unique(chunk):
+            here = positions[chunk == c]
+            out.append(np.load(vector_file(self.folder, int(c)), mmap_mode="r")[here - self.offsets[c]])
+        return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+    def unified(self, positions: np.ndarray) -> np.ndarray:
+        """The vectors of records at `positions` (ascending), each copy's replaced by its first's."""
+        vectors = np.array(self.rows(positions))
+        found = self.copies.filter(pl.col(ORDER).is_in(pl.Series(positions, dtype=pl.UInt64).implode()))
+        if found.height:
+            at = np.searchsorted(positions, found[ORDER].to_numpy())
+            firsts = found["_first"].to_numpy().astype(np.int64)
+            order = np.argsort(firsts, kind="stable")
+            vectors[at[order]] = self.rows(firsts[order])
+        return vectors
+
+
+def place_chunks(batch, payload: bytes, source: str, folder: str, partitions: int, offsets: list[int]):
     """Pass 2: each listed chunk's records with cluster, priority and vector, by cluster partition."""
     import pyarrow as pa
     step = built_step(payload)
     centroids = np.load(Path(folder) / "centroids.npy")
+    saved = ChunkVectors(folder, offsets)
     for part, offset, rows in listed_slices(batch, source):
-        vectors = np.load(vector_file(folder, part))
-        placed = step.placed(chunk_rows(step, rows, offset), vectors, centroids)
+        chunk = chunk_rows(step, rows, offset)
+        vectors = saved.unified(chunk[ORDER].cast(pl.Int64).to_numpy())
+        step.remember(chunk, vectors)                   # every chunk is embedded by now: see semantic.py
+        placed = step.placed(chunk, vectors, centroids)
         write_partitions(placed.with_columns(pl.Series("_vector", vectors)), "_cluster", partitions, folder, part)
     return pa.table({"done": [len(batch["part"])]})
 
@@ -92,16 +141,6 @@ def compare_partitions(batch, payload: bytes, folder: str):
     return pa.table({"dropped": pa.array(blobs, type=pa.large_binary())})
 
 
-def sample_vectors(folder: Path, chunks: list[dict], sample: np.ndarray) -> np.ndarray:
-    """The vectors of the sampled records (positions, ascending), read from the chunks' files."""
-    out = []
-    for chunk in chunks:
-        start, end = np.searchsorted(sample, [chunk["offset"], chunk["offset"] + chunk["rows"]])
-        if end > start:
-            out.append(np.load(vector_file(folder, chunk["part"]), mmap_mode="r")[sample[start:end] - chunk["offset"]])
-    return np.concatenate(out)
-
-
 def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                   batch_size: int, work: list[dict], pool: int, advance: Callable[[int], None]) -> StageCounts:
     """The three passes, the fit between them, and the dropped records applied batch by batch."""
@@ -112,13 +151,23 @@ def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: Parq
     partitions = max(1, min(k, max(pool * 4, math.ceil(n / PARTITION_ROWS))))
     folder = tmp_name(out.path.with_name(out.path.name + ".vectors"))    # removed by the runner if we die
     (folder / "vectors").mkdir(parents=True)
+    offsets = [c["offset"] for c in chunks]
     try:
-        embedded = map_items(ray, chunks, actor_for(payload, embed_chunks, source=where, folder=str(folder)),
+        embedded = map_items(ray, chunks, actor_for(payload, embed_chunks, source=where, folder=str(folder),
+                                                    partitions=partitions),
                              min(pool, len(chunks)), num_gpus=gpus_per_actor(ray, step))
         stats = [pickle.loads(row["stats"]) for row in in_part_order(ray, embedded, step.name, len(chunks))]
-        np.save(folder / "centroids.npy", step.fit(sample_vectors(folder, chunks, step.fit_sample(n, k)), k))
+        copied = map_items(ray, [{"partition": p} for p in range(partitions)], copies_in_partitions,
+                           min(pool, partitions), fn_kwargs={"payload": payload, "folder": str(folder)})
+        found = [pickle.loads(b) for t in copied.iter_batches(batch_size=None, batch_format="pyarrow")
+                 for b in t["copies"].to_pylist()]
+        pl.concat([f for f in found if f is not None] or [pl.DataFrame(
+            schema={ORDER: pl.UInt64, "_first": pl.UInt64})]).write_parquet(folder / "copies.parquet")
+        sample = ChunkVectors(folder, offsets).unified(step.fit_sample(n, k))
+        np.save(folder / "centroids.npy", step.fit(sample, k))
         map_items(ray, chunks, place_chunks, min(pool, len(chunks)), fn_kwargs={
-            "payload": payload, "source": where, "folder": str(folder), "partitions": partitions}).materialize()
+            "payload": payload, "source": where, "folder": str(folder), "partitions": partitions,
+            "offsets": offsets}).materialize()
         compared = map_items(ray, [{"partition": p} for p in range(partitions)], compare_partitions,
                              min(pool, partitions), fn_kwargs={"payload": payload, "folder": str(folder)})
         found = [pickle.loads(b) for t in compared.iter_batches(batch_size=None, batch_format="pyarrow")

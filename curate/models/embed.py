@@ -259,8 +259,24 @@ class Embedder:
             emb = model(features)["sentence_embedding"].float()
             return torch.nn.functional.normalize(emb, dim=1).cpu().numpy()
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed `texts` -> (n, dim) float32 unit vectors, in input order."""
+    def _cache(self) -> EmbeddingCache | None:
+        return EmbeddingCache(self.cache_folder, self.identity, f"{self.device.split(':')[0]}-{self.backend}") \
+            if self.use_cache else None
+
+    def remember(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors computed by `encode(..., remember=False)` to the cache (texts already there
+        keep their vectors)."""
+        cache = self._cache()
+        if cache is not None and len(texts):
+            unique = dict(zip(texts, range(len(texts))))
+            cache.put([text_key(t) for t in unique], vectors[list(unique.values())])
+
+    def encode(self, texts: Sequence[str], remember: bool = True) -> np.ndarray:
+        """Embed `texts` -> (n, dim) float32 unit vectors, in input order. With `remember=False`
+        the cache is read but not added to: a text's vector depends on the other texts of its
+        batch in its last bits (bf16: up to 1e-3), so a caller that embeds many chunks and needs
+        each chunk's vectors to depend on that chunk and the cache as it was (not on which chunk
+        ran first) adds them afterwards with `remember`."""
         start = time.perf_counter()
         for i, t in enumerate(texts):
             if not isinstance(t, str):
@@ -268,8 +284,7 @@ class Embedder:
         unique = list(dict.fromkeys(texts))
         keys = [text_key(t) for t in unique]
         vectors: dict[bytes, np.ndarray] = {}
-        cache = EmbeddingCache(self.cache_folder, self.identity, f"{self.device.split(':')[0]}-{self.backend}") \
-            if self.use_cache else None
+        cache = self._cache()
         if cache is not None:
             vectors.update(cache.get(keys))
         todo = [i for i, k in enumerate(keys) if k not in vectors]
@@ -278,7 +293,7 @@ class Embedder:
                 computed = self._forward_all(self.model, [unique[i] for i in todo], advance)
             new_keys = [keys[i] for i in todo]
             vectors.update(zip(new_keys, computed))
-            if cache is not None:
+            if cache is not None and remember:
                 cache.put(new_keys, computed)
         dim = next(iter(vectors.values())).shape[0] if vectors else self.dim
         by_text = {t: vectors[k] for t, k in zip(unique, keys)}

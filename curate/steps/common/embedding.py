@@ -46,11 +46,17 @@ def make_embedder(cfg: EmbeddingConfig):
     return Embedder(cfg.model, cfg.device, cfg.backend)
 
 
+def embedded_texts(frame: pl.DataFrame, cfg: EmbeddingConfig) -> list[str]:
+    """What is embedded for each row of `frame`."""
+    return frame.select(field_text(cfg.field).fill_null("")).to_series().to_list()
+
+
 def embed_frame(frame: pl.DataFrame, cfg: EmbeddingConfig, embedder=None,
-                base_dir: str | None = None) -> tuple[np.ndarray, dict]:
+                base_dir: str | None = None, remember: bool = True) -> tuple[np.ndarray, dict]:
     """Vectors for the rows of `frame` (needs `id` and the text columns), in row order. A relative
-    `embeddings` file is found in the working directory, then in `base_dir` (the recipe's folder)."""
-    texts = frame.select(field_text(cfg.field).fill_null("")).to_series().to_list()
+    `embeddings` file is found in the working directory, then in `base_dir` (the recipe's folder).
+    `remember=False`: see `Embedder.encode`."""
+    texts = embedded_texts(frame, cfg)
     vectors = None
     stats: dict = {}
     todo = list(range(len(texts)))
@@ -71,11 +77,13 @@ def embed_frame(frame: pl.DataFrame, cfg: EmbeddingConfig, embedder=None,
         stats["embeddings_reused"] = len(texts) - len(todo)
     if todo:
         embedder = embedder or make_embedder(cfg)
-        computed = embedder.encode([texts[k] for k in todo])
+        before = embedder.stats_dict()               # an embedder kept across calls counts them all
+        computed = embedder.encode([texts[k] for k in todo], remember=remember)
         if vectors is None:
             vectors = np.zeros((len(texts), computed.shape[1]), dtype=np.float32)
         vectors[todo] = computed
-        stats.update({f"embed_{k}": v for k, v in embedder.stats_dict().items()})
+        stats.update({f"embed_{k}": v - before[k] if isinstance(v, (int, float)) else v
+                      for k, v in embedder.stats_dict().items()})
     if vectors is None:
         vectors = np.zeros((0, 1), dtype=np.float32)
     return vectors, stats

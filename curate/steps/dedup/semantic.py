@@ -4,7 +4,11 @@ The work comes in four parts, each its own function, so that the Ray engine can 
 the data is (`engines/ray_clustered.py`) and reach the same result as the local engine:
 
 1. embed the records in chunks of `EMBED_ROWS`, in input order. A vector's last bits depend on
-   the other texts of its batch (through padding), so fixed chunks make them the same everywhere;
+   the other texts of its batch (through padding; up to 1e-3 in bf16), so fixed chunks make them
+   the same everywhere. The embedding cache is read as it was when the stage began (the vectors
+   computed here are added to it only after every chunk is embedded, so no chunk's vectors
+   depend on which chunk ran first), and every copy of a text takes the vector of its first
+   occurrence (so copies tie exactly, and a cache filled by this step gives the same vectors);
 2. fit spherical k-means on a seeded sample of the records (`fit_fraction`; at least
    `FIT_PER_CLUSTER` records per cluster), chosen from the record count and the seed alone;
 3. assign every record to its nearest centroid, chunk by chunk;
@@ -27,7 +31,7 @@ import polars as pl
 from pydantic import Field
 
 from ..base import Step, register
-from ..common.embedding import EmbeddingConfig, embed_frame, embedding_columns, make_embedder
+from ..common.embedding import EmbeddingConfig, embed_frame, embedded_texts, embedding_columns, make_embedder
 from ..decisions import ORDER, Decisions, verdicts
 
 BLOCK = 2048
@@ -149,6 +153,10 @@ class SemanticDedup(Step):
         spans = self.chunks(n)
         embedded = [self.embedded(frame.slice(offset, rows)) for offset, rows in spans]
         vectors = np.concatenate([v for v, _ in embedded])
+        copies = self.copies(self.text_keys(frame))
+        vectors[copies[ORDER].to_numpy().astype(np.int64)] = vectors[copies["_first"].to_numpy().astype(np.int64)]
+        for offset, rows in spans:
+            self.remember(frame.slice(offset, rows), vectors[offset:offset + rows])
         k = self.clusters_for(n)
         centroids = self.fit(vectors[self.fit_sample(n, k)], k)
         placed = pl.concat([self.placed(frame.slice(offset, rows), vectors[offset:offset + rows], centroids)
@@ -174,10 +182,32 @@ class SemanticDedup(Step):
         return chunk_spans(n)
 
     def embedded(self, chunk: pl.DataFrame) -> tuple[np.ndarray, dict]:
-        """One chunk's vectors, with the embedder this step keeps (a Ray actor loads it once)."""
+        """One chunk's vectors, with the embedder this step keeps (a Ray actor loads it once),
+        the cache read but not added to (`remember` adds them once every chunk is embedded)."""
+        return embed_frame(chunk, self.config, self._kept_embedder(), base_dir=self.ctx.base_dir, remember=False)
+
+    def text_keys(self, chunk: pl.DataFrame) -> pl.DataFrame:
+        """Each record's embedded text as two 64-bit hashes (`_a`, `_b`), with its `_order`."""
+        text = pl.Series(embedded_texts(chunk, self.config))
+        return pl.DataFrame({ORDER: chunk[ORDER].cast(pl.UInt64), "_a": text.hash(seed=0x5EED),
+                             "_b": text.hash(seed=0xC0FFEE)})
+
+    @staticmethod
+    def copies(keys: pl.DataFrame) -> pl.DataFrame:
+        """The records (`_order`) whose text occurred earlier, with that first occurrence (`_first`),
+        among `keys` that hold every record of their texts."""
+        first = keys.with_columns(pl.col(ORDER).min().over("_a", "_b").alias("_first"))
+        return first.filter(pl.col(ORDER) != pl.col("_first")).select(ORDER, "_first")
+
+    def remember(self, chunk: pl.DataFrame, vectors: np.ndarray) -> None:
+        """Add a chunk's vectors to the embedding cache (not those from a given `embeddings` file)."""
+        if not self.config.embeddings:
+            self._kept_embedder().remember(embedded_texts(chunk, self.config), vectors)
+
+    def _kept_embedder(self):
         if getattr(self, "_embedder", None) is None:
             self._embedder = make_embedder(self.config)
-        return embed_frame(chunk, self.config, self._embedder, base_dir=self.ctx.base_dir)
+        return self._embedder
 
     def clusters_for(self, n: int) -> int:
         return self.config.clusters or default_clusters(n)

@@ -1,0 +1,85 @@
+"""Benchmark: selection cut-offs on Ray (found from the workers' slice summaries) beside the local
+engine (which gathers the ranking columns on the driver), in one run.
+
+    python benchmarks/ray_selection.py [--n 1000000]
+
+Records: benchmarks/make_records.py's, each given a random score with many ties (0-999) and 1%
+missing. Steps: `select.sample` (fraction 0.8), then `select.top` (the best half by score).
+Reported per engine: wall seconds and the peak summed RSS of the whole process tree; per stage:
+its seconds and the driver's own peak (`peak_rss_mib` in manifest.json, the memory the cut-off
+work needs on the driver). final.parquet and rejected.parquet are compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import orjson
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import ROOT, measure_tree  # noqa: E402
+
+WORK = ROOT / "benchmarks" / "work" / "ray_selection"
+STEPS = [{"use": "select.sample", "with": {"fraction": 0.8}},
+         {"use": "select.top", "with": {"column": "score", "fraction": 0.5}}]
+
+
+def scored_records(n: int) -> Path:
+    """make_records' records with a `score` field, written once."""
+    import make_records
+    out = WORK / f"scored-{n}.jsonl"
+    if out.is_file():
+        return out
+    data = ROOT / "benchmarks" / "work" / f"n{n}"
+    if not (data / "records.jsonl").is_file():
+        make_records.main(n, data)
+    rng = np.random.default_rng(0)
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(data / "records.jsonl", "rb") as src, open(out, "wb") as dst:
+        for line in src:
+            record = orjson.loads(line)
+            record["score"] = None if rng.random() < 0.01 else int(rng.integers(0, 1000))
+            dst.write(orjson.dumps(record) + b"\n")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000)
+    args = ap.parse_args()
+    records = scored_records(args.n)
+    recipe = WORK / f"selection-{args.n}.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "selection", "steps": STEPS, "inputs": [
+        {"path": str(records), "format": "alpaca", "keep": ["score"]}]}, sort_keys=False))
+    curate = str(Path(sys.executable).with_name("curate"))
+    runs = {}
+    for engine in ("local", "ray-2"):
+        out = WORK / "runs" / engine
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [curate, "run", str(recipe), "--fresh", "-q", "--out", str(out)]
+        if engine != "local":
+            cmd += ["--engine", "ray", "--workers", "2"]
+        log = WORK / f"{engine}.log"
+        r = measure_tree(cmd, log)
+        if r["exit"]:
+            sys.exit(f"{engine} failed: see {log}")
+        run_dir = Path(log.read_text().strip().splitlines()[-1])
+        runs[engine] = run_dir
+        stages = json.loads((run_dir / "manifest.json").read_text())["stages"][1:]
+        print(f"{engine:<6} {r['seconds']:7.1f} s  tree peak {r['peak_gib']:5.2f} GiB  kept "
+              f"{stages[-1]['kept']:,}")
+        for s in stages:
+            print(f"   {s['step']:<14} {s['seconds']:7.1f} s  driver peak {s['peak_rss_mib']:7.1f} MiB")
+    same = all((runs["ray-2"] / f).read_bytes() == (runs["local"] / f).read_bytes()
+               for f in ("final.parquet", "rejected.parquet"))
+    print(f"identical final.parquet and rejected.parquet: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
