@@ -20,10 +20,11 @@ only finished slices reach the driver, so none is written twice.
 
 Dataset-scope steps whose decisions fall within groups of a key (`dedup.exact`) are decided on
 the workers by hash partitioning, `dedup.near` has its signatures made and its bands searched
-there (`ray_partitioned.py`), and `dedup.semantic` its embeddings, cluster assignment and
-per-cluster work (`ray_clustered.py`). The others (selection, tagging) decide on the driver over
-a lazy scan of the stage file, as on the local engine; their memory is what `decide` keeps
-(ranking columns; per step in docs/SCALE.md).
+there (`ray_partitioned.py`), `dedup.semantic` its embeddings, cluster assignment and
+per-cluster work (`ray_clustered.py`), and `select.top`/`sample`/`mix` find their cut-offs from
+the workers' slice summaries (`ray_thresholds.py`). The others (`select.diverse`, tagging, the
+whole-set scorers) decide on the driver over a lazy scan of the stage file, as on the local
+engine; their memory is what `decide` keeps (per step in docs/SCALE.md).
 
 `ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
 """
