@@ -16,8 +16,9 @@ Three passes on the workers, with the driver's part between the first two:
    dropped there, each with the kept record it repeats.
 
 The driver holds the sample's vectors, the centroids, the copies (16 bytes each) and the dropped
-records, never a vector or a key per record. The chunks, the sample and the rules are the local engine's, and every matrix product
-runs on one BLAS thread on both engines, so the result is the local engine's, byte for byte.
+records, never a vector or a key per record. The chunks, the sample and the rules are the local
+engine's, and every matrix product runs on one BLAS thread on both engines, so the result is the
+local engine's, byte for byte.
 """
 
 from __future__ import annotations
@@ -148,20 +149,21 @@ def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: Parq
     n = sum(w["rows"] for w in work)
     chunks = [{"part": i, "offset": offset, "rows": rows} for i, (offset, rows) in enumerate(step.chunks(n))]
     k = step.clusters_for(n)
-    partitions = max(1, min(k, max(pool * 4, math.ceil(n / PARTITION_ROWS))))
+    partitions = max(1, min(k, max(pool * 4, math.ceil(n / PARTITION_ROWS))))   # of the cluster ids
+    key_partitions = pool * 4                           # of the text keys (24 bytes a record)
     folder = tmp_name(out.path.with_name(out.path.name + ".vectors"))    # removed by the runner if we die
     (folder / "vectors").mkdir(parents=True)
     offsets = [c["offset"] for c in chunks]
     try:
         embedded = map_items(ray, chunks, actor_for(payload, embed_chunks, source=where, folder=str(folder),
-                                                    partitions=partitions),
+                                                    partitions=key_partitions),
                              min(pool, len(chunks)), num_gpus=gpus_per_actor(ray, step))
         stats = [pickle.loads(row["stats"]) for row in in_part_order(ray, embedded, step.name, len(chunks))]
-        copied = map_items(ray, [{"partition": p} for p in range(partitions)], copies_in_partitions,
-                           min(pool, partitions), fn_kwargs={"payload": payload, "folder": str(folder)})
-        found = [pickle.loads(b) for t in copied.iter_batches(batch_size=None, batch_format="pyarrow")
-                 for b in t["copies"].to_pylist()]
-        pl.concat([f for f in found if f is not None] or [pl.DataFrame(
+        copied = map_items(ray, [{"partition": p} for p in range(key_partitions)], copies_in_partitions,
+                           pool, fn_kwargs={"payload": payload, "folder": str(folder)})
+        copies = [pickle.loads(b) for t in copied.iter_batches(batch_size=None, batch_format="pyarrow")
+                  for b in t["copies"].to_pylist()]
+        pl.concat([c for c in copies if c is not None] or [pl.DataFrame(
             schema={ORDER: pl.UInt64, "_first": pl.UInt64})]).write_parquet(folder / "copies.parquet")
         sample = ChunkVectors(folder, offsets).unified(step.fit_sample(n, k))
         np.save(folder / "centroids.npy", step.fit(sample, k))
@@ -179,8 +181,8 @@ def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: Parq
     ledger = None
     if drops is not None:
         named = pl.concat([drops[ORDER], drops["_kept"]]).unique().implode()
-        names = pl.scan_parquet(source).with_row_index(ORDER).filter(pl.col(ORDER).cast(pl.UInt64).is_in(named)).select(
-            ORDER, "id", "origin").collect()
+        names = pl.scan_parquet(source).with_row_index(ORDER).filter(
+            pl.col(ORDER).cast(pl.UInt64).is_in(named)).select(ORDER, "id", "origin").collect()
         ledger = step.ledger(drops, names)
     summary = step.stats(stats, k, 0 if drops is None else drops.height)
     return write_results(step.name, dropped_results(source, ledger, out, batch_size, summary), stage, out,

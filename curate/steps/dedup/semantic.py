@@ -128,7 +128,8 @@ class SemanticDedup(Step):
     every record whose cosine similarity to a higher-priority record exceeds `threshold` (the
     reference rule). Priority (`keep`): `farthest_from_centroid` (the paper's default: keeps the
     least prototypical record), `closest_to_centroid`, `longest_response`, `highest_score` (of
-    `score_column`), or `first` (input order; ties of the other rules also go to input order). Dropped records go to the ledger as
+    `score_column`), or `first` (input order; ties of the other rules also go to input order).
+    Copies of a text share one vector, so they tie. Dropped records go to the ledger as
     `semantic_duplicate` with the similarity and the id and origin of the kept record they repeat."""
 
     scope = "dataset"
