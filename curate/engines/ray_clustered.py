@@ -38,7 +38,7 @@ from ..steps.decisions import ORDER
 from .base import StageCounts
 from .local import write_results
 from .parquet_out import ParquetOut, tmp_name
-from .ray_passes import gpus_per_actor, in_part_order
+from .ray_passes import gpus_per_actor, in_part_order, unpickled
 from .ray_partitioned import dropped_results, read_partition, write_partitions
 from .ray_workers import actor_for, built_step, listed_slices, map_items, step_payload
 
@@ -161,8 +161,7 @@ def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: Parq
         stats = [pickle.loads(row["stats"]) for row in in_part_order(ray, embedded, step.name, len(chunks))]
         copied = map_items(ray, [{"partition": p} for p in range(key_partitions)], copies_in_partitions,
                            pool, fn_kwargs={"payload": payload, "folder": str(folder)})
-        copies = [pickle.loads(b) for t in copied.iter_batches(batch_size=None, batch_format="pyarrow")
-                  for b in t["copies"].to_pylist()]
+        copies = unpickled(copied, "copies")
         pl.concat([c for c in copies if c is not None] or [pl.DataFrame(
             schema={ORDER: pl.UInt64, "_first": pl.UInt64})]).write_parquet(folder / "copies.parquet")
         sample = ChunkVectors(folder, offsets).unified(step.fit_sample(n, k))
@@ -172,8 +171,7 @@ def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: Parq
             "offsets": offsets}).materialize()
         compared = map_items(ray, [{"partition": p} for p in range(partitions)], compare_partitions,
                              min(pool, partitions), fn_kwargs={"payload": payload, "folder": str(folder)})
-        found = [pickle.loads(b) for t in compared.iter_batches(batch_size=None, batch_format="pyarrow")
-                 for b in t["dropped"].to_pylist()]
+        found = unpickled(compared, "dropped")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     frames = [d for d in found if d is not None and d.height]

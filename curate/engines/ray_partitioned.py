@@ -39,6 +39,7 @@ from ..steps.decisions import ORDER, apply_verdicts, keep_all
 from .base import StageCounts
 from .local import decided_results, stage_batches, write_results
 from .parquet_out import ParquetOut, tmp_name
+from .ray_passes import unpickled
 from .ray_workers import built_step, listed_slices, map_items, step_payload
 
 
@@ -102,8 +103,7 @@ def run_partitioned(ray, step: Step, source: Path, out: ParquetOut, rejected: Pa
             "partitions": partitions}).materialize()
         groups = map_items(ray, [{"partition": p} for p in range(partitions)], group_partitions, pool,
                            fn_kwargs={"payload": payload, "folder": str(folder)})
-        dropped = [pickle.loads(b) for t in groups.iter_batches(batch_size=None, batch_format="pyarrow")
-                   for b in t["dropped"].to_pylist()]
+        dropped = unpickled(groups, "dropped")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     frames = [d for d in dropped if d is not None and d.height]
@@ -187,8 +187,7 @@ def run_signed(ray, step: Step, source: Path, out: ParquetOut, rejected: Parquet
                           for t in signed.iter_batches(batch_size=None, batch_format="pyarrow"))
         linked = map_items(ray, [{"partition": p} for p in range(partitions)], pair_partitions, pool, fn_kwargs={
             "payload": payload, "folder": str(folder), "parts": parts, "starts": starts})
-        pairs = [pickle.loads(b) for t in linked.iter_batches(batch_size=None, batch_format="pyarrow")
-                 for b in t["pairs"].to_pylist()]
+        pairs = unpickled(linked, "pairs")
         pairs = [p for p in pairs if p is not None]
         found = step.groups(frame.height, [p[0] for p in pairs], [p[1] for p in pairs],
                             sum(p[2] for p in pairs)) if frame.height >= 2 else None

@@ -4,6 +4,7 @@ as curate's own error. Shared by the engine (`ray_engine.py`) and its dataset-sc
 
 from __future__ import annotations
 
+import pickle
 from typing import Iterator
 
 from ..errors import ConfigError, CurateError
@@ -63,3 +64,10 @@ def worker_error(exc: Exception, step: str) -> CurateError:
             return ConfigError(line.split("ConfigError: ", 1)[-1].strip())
     last = [line for line in text.splitlines() if line.strip()]
     return CurateError(f"{step} failed on a Ray worker: {last[-1].strip() if last else type(exc).__name__}")
+
+
+def unpickled(results, column: str) -> list:
+    """The pickled objects in `column` of a Ray Data pass's rows, in the order they arrive (for
+    passes over partitions, whose results are combined whatever their order)."""
+    return [pickle.loads(blob) for table in results.iter_batches(batch_size=None, batch_format="pyarrow")
+            for blob in table[column].to_pylist()]
