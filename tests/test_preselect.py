@@ -169,3 +169,20 @@ def test_scoring_many_texts_in_worker_processes_gives_the_same_probabilities(tmp
     monkeypatch.setattr(ft, "PARALLEL_MIN", 10)
     spread = ft.predict_many(tmp_path / "m.bin", texts, workers=2)
     assert set(spread) == {"pos", "neg"} and all(np.array_equal(here[k], spread[k]) for k in here)
+
+
+def test_training_the_same_rows_again_in_one_process_gives_the_same_classifier(tmp_path):
+    """fastText's training, even with one thread and a seed, depended on what had run before it in
+    the process: a second training of the same rows gave another model (and preselect another
+    selection). Training runs in a fresh process, so every training of these rows is the same."""
+    import random
+    import curate.models.fasttext_model as ft
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(300)]
+    rows = [f"__label__{'pos' if k % 2 else 'neg'} " +
+            " ".join(rng.choice(words[:150] if k % 2 and rng.random() < .6 else words) for _ in range(40))
+            for k in range(120)]
+    models = [tmp_path / f"m{k}.bin" for k in range(3)]
+    for model in models:
+        ft.train_rows(rows, model, 0.1, 3, 0.1, 2, 64, 0)
+    assert len({m.read_bytes() for m in models}) == 1

@@ -96,20 +96,31 @@ LIMITS = [f"inputs.{i}.limit=8" for i in range(4)]
 WITH_MODELS = {                          # recipes/ that read ../shared/data and run a model: kept small
     "context": LIMITS + ["steps.4.with.max_tokens=256"],
     "token-clean": ["inputs.0.limit=30", "steps.3.with.warmup.max_tokens=2000", "steps.3.with.max_tokens=256"],
+    "preselect": [f"inputs.{i}.limit=50" for i in range(4)] + ["steps.4.with.max_tokens=128"],   # + probes_file
 }
+
+
+def tiny_probes_file(folder: Path) -> Path:
+    """A probe family for recipes/preselect.yaml: five tiny random models, scored 0.0 to 0.4."""
+    from conftest import make_tiny_llama
+    probes = "".join(f"  - {{model: {make_tiny_llama(folder / f'm{k}', seed=10 + k)}, score: {k / 10}}}\n"
+                     for k in range(5))
+    (folder / "probes.yaml").write_text(f"probes:\n{probes}")
+    return folder / "probes.yaml"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(WITH_MODELS))
 def test_recipe_with_models_gives_identical_files_on_ray(engine, tmp_path, monkeypatch, name):
     """The bundled recipes over ../shared/data whose steps run a language model, on a few records
-    per input. (recipes/preselect.yaml is not here: its fastText classifier does not train the
-    same twice in one process, on either engine; see the session note.)"""
+    per input (preselect with a family of tiny probe models)."""
     from conftest import SHARED
     if not SHARED.is_dir():
         pytest.skip(f"recipes/{name}.yaml reads ../shared/data, which is absent here")
     monkeypatch.chdir(ROOT)
     overrides = ["batch_size=7"] + WITH_MODELS[name]
+    if name == "preselect":
+        overrides.append(f"steps.4.with.probes_file={tiny_probes_file(tmp_path)}")
     recipe = Recipe.load(ROOT / "recipes" / f"{name}.yaml", overrides)
     local = run(recipe, out=tmp_path / "local")
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)

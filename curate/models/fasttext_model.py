@@ -87,7 +87,6 @@ def train_rows(rows: list[str], out: Path, valid_fraction: float = 0.1, epoch: i
     """Train a supervised classifier on `__label__X text` lines (the first `valid_fraction` held
     out), save it to `out`; return its counts, settings and held-out precision/recall at 1."""
     import tempfile
-    import fasttext
     n_valid = int(len(rows) * valid_fraction)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -98,10 +97,7 @@ def train_rows(rows: list[str], out: Path, valid_fraction: float = 0.1, epoch: i
         buckets = ngram_buckets(rows[n_valid:], word_ngrams)
         settings = dict(epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim, seed=seed, thread=1, verbose=0,
                         bucket=buckets)
-        try:
-            model = fasttext.train_supervised(str(train_file), **settings)
-        except RuntimeError:
-            model = _train_in_fresh_process(train_file, Path(tmp) / "model.bin", settings, len(rows) - n_valid)
+        model = _train_in_fresh_process(train_file, Path(tmp) / "model.bin", settings, len(rows) - n_valid)
         report = {"train": len(rows) - n_valid, "valid": n_valid,
                   "params": {"epoch": epoch, "lr": lr, "wordNgrams": word_ngrams, "dim": dim, "seed": seed,
                              "bucket": buckets}}
@@ -120,17 +116,22 @@ def _train_fresh(train_file: str, out: str, settings: dict) -> None:
 
 
 def _train_in_fresh_process(train_file: Path, out: Path, settings: dict, rows: int):
-    """fastText's supervised training can stop with "Encountered NaN" in a process that has already
-    run other native code (seen after one earlier training, and after loading curate's CLI), while
-    the same data, settings and seed train in a fresh process: retry there once. Still NaN: the
-    usual cause, too few rows or too high a learning rate."""
+    """Train in a freshly spawned process, always: fastText's supervised training, with one thread
+    and a seed, still depends on what ran before it in the same process. A second training of the
+    same rows in one process gave a different model (and `select.preselect` kept 32 records in one
+    process where a fresh one kept 26), and in a process that has run other native code it can stop
+    with "Encountered NaN". A fresh process gives the same model every time, on either engine,
+    whatever the caller ran before. NaN there too: the usual cause, too few rows or too high a
+    learning rate."""
     from ..workers import process_pool
     with process_pool(1) as pool:
         try:
             pool.submit(_train_fresh, str(train_file), str(out), settings).result()
         except RuntimeError as exc:
-            raise ConfigError(f"fastText training failed ({exc}) on {rows} training rows at lr {settings['lr']}: "
-                              "give more rows or a lower lr") from None
+            if "NaN" in str(exc):
+                raise ConfigError(f"fastText training failed ({exc}) on {rows} training rows at lr "
+                                  f"{settings['lr']}: give more rows or a lower lr") from None
+            raise ConfigError(f"fastText training failed in its worker process: {exc}") from None
     return load.__wrapped__(out)
 
 
