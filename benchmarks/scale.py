@@ -5,6 +5,8 @@ engine and on Ray with 1 and 2 workers, side by side in one run.
                                [--steps-from benchmarks/exact_dedup.yaml or near_dedup.yaml]
     python benchmarks/scale.py --sizes 20000 --engines local,ray-2 \
                                --steps-from benchmarks/semantic_dedup.yaml --cold-embeddings
+    python benchmarks/scale.py --sizes 1000000 --engines local,ray-2 \
+                               --steps-from benchmarks/semantic_dedup.yaml --one-cold-cache
 
 Records come from benchmarks/make_records.py (~1 KB Alpaca records with planted duplicates and
 junk). Every run is its own `curate run --fresh` process; we report input records per wall second
@@ -13,7 +15,9 @@ raylet, GCS and every worker: sampled every 0.2 s, since RUSAGE_CHILDREN reports
 single process). Each Ray run's final.parquet and rejected.parquet are compared byte for byte with
 the local run's at the same size. `--cold-embeddings` gives every run an empty embedding cache
 (with the machine's backend measurements copied, so every run embeds with the same backend and
-none re-times them), so a second run does not read the first one's vectors. Results:
+none re-times them), so a second run does not read the first one's vectors; `--one-cold-cache`
+gives the runs at one size one cache, empty for the first (the second reads the first's vectors:
+the engines are compared at a size where embedding twice would take hours). Results:
 benchmarks/RESULTS.md.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,7 +85,6 @@ def recipe_for(records: Path, out: Path, steps_from: Path) -> Path:
 def cold_cache(folder: Path) -> dict:
     """The environment for a run with an empty embedding cache in `folder` (the backend
     measurements and the OpenVINO export copied from the user's cache)."""
-    import os
     from curate.user_cache import cache_dir
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "embeddings").mkdir(parents=True)
@@ -99,6 +103,9 @@ def main() -> None:
     ap.add_argument("--steps-from", default=str(ROOT / "recipes" / "clean.yaml"),
                     help="the recipe whose steps run (e.g. benchmarks/exact_dedup.yaml)")
     ap.add_argument("--cold-embeddings", action="store_true", help="an empty embedding cache for every run")
+    ap.add_argument("--one-cold-cache", action="store_true",
+                    help="one embedding cache for the runs at a size, empty at the first: the first engine embeds, "
+                         "the others read its vectors (so they compare engines without embedding again)")
     args = ap.parse_args()
     import make_records
     WORK.mkdir(parents=True, exist_ok=True)
@@ -118,6 +125,10 @@ def main() -> None:
                 cmd += ["--engine", "ray", "--workers", engine.split("-")[1]]
             log = WORK / f"{engine}-{n}.log"
             env = cold_cache(WORK / "cache" / f"{engine}-{n}") if args.cold_embeddings else None
+            if args.one_cold_cache:
+                shared = WORK / "cache" / f"shared-{n}"
+                first = engine == args.engines.split(",")[0]
+                env = cold_cache(shared) if first else {**os.environ, "CURATE_CACHE": str(shared)}
             r = measure_tree(cmd, log, env)
             run_dir = Path(log.read_text().strip().splitlines()[-1]) if r["exit"] == 0 else None
             kept = json.loads((run_dir / "manifest.json").read_text())["rows"]["final"] if run_dir else None
