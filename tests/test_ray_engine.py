@@ -359,8 +359,9 @@ def test_semantic_dedup_embeds_places_and_compares_on_the_workers(engine, tmp_pa
     with exact copies in other chunks than their first: both from a cold embedding cache, and
     again once the cache holds every text."""
     import curate.engines.ray_clustered as ray_clustered
+    import curate.steps.common.chunked_embedding as chunked
     import curate.steps.dedup.semantic as semantic
-    monkeypatch.setattr(semantic, "EMBED_ROWS", 40)                 # ~7 chunks
+    monkeypatch.setattr(chunked, "EMBED_ROWS", 40)                  # ~7 chunks
     monkeypatch.setattr(semantic, "FIT_PER_CLUSTER", 10)            # so the fit sees a sample, not all
     monkeypatch.setattr(ray_clustered, "PARTITION_ROWS", 50)        # 4 partitions, one cluster each
     import random
@@ -391,6 +392,39 @@ def test_semantic_dedup_embeds_places_and_compares_on_the_workers(engine, tmp_pa
     warm = run(recipe, out=tmp_path / "warm", engine="ray", workers=2)    # every vector from the cache now
     assert warm.manifest["stages"][2]["stats"]["embed_computed"] == 0
     assert files_of(warm.dir) == files_of(local.dir)
+
+
+def test_cluster_tags_and_diverse_selection_embed_on_the_workers(engine, tmp_path, monkeypatch):
+    """`tag.cluster` and `select.diverse` (both methods) have their records embedded on the
+    workers, in the local engine's chunks, and decide on the driver with those vectors: the
+    driver never embeds, and the files are the local engine's, from a cold cache."""
+    import curate.steps.common.chunked_embedding as chunked
+    monkeypatch.setattr(chunked, "EMBED_ROWS", 40)
+    import random
+    salt = random.Random().randrange(10**9)
+    rows = [r for r in pl.read_ndjson(ROOT / "data" / "sample.jsonl").to_dicts() if r.get("instruction")][:120]
+    for r in rows:
+        r["instruction"] = f"{r['instruction']} ({salt})"
+    rows += rows[::4]
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = Recipe(name="embedded", inputs=[{"path": str(data)}], batch_size=60, steps=[
+        {"use": "normalize.text"},
+        {"use": "tag.cluster", "with": {"clusters": 5}},
+        {"use": "select.diverse", "with": {"method": "kcenter", "n": 100, "weight": "score_centroid_distance"}},
+        {"use": "select.diverse", "with": {"method": "cluster", "fraction": 0.5}},
+        {"use": "select.diverse", "with": {"n": 1000}}])               # wants every record: nothing to embed
+    local = run(recipe, out=tmp_path / "local")
+    assert [s["kept"] for s in local.manifest["stages"][2:]] == [150, 100, 50, 50]
+    forget_embeddings(local.dir / "stages" / "01-normalize.text.parquet", {})
+    monkeypatch.setattr(chunked.ChunkedEmbedding, "embedded", lambda self, chunk: (_ for _ in ()).throw(
+        AssertionError(f"{self.name} embedded on the driver")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+
+    def untimed(result):
+        return [{k: v for k, v in s["stats"].items() if k != "embed_seconds"} for s in result.manifest["stages"][2:]]
+    assert untimed(on_ray) == untimed(local) and untimed(local)[1]["embed_computed"] == 0   # the cache, in the run
+    assert files_of(on_ray.dir) == files_of(local.dir)
+    assert not list(on_ray.dir.rglob("*.vectors*"))
 
 
 def forget_embeddings(stage: Path, config: dict) -> None:

@@ -3,12 +3,10 @@ each cluster run on the workers; the driver fits k-means on a sample and writes 
 
 Three passes on the workers, with the driver's part between the first two:
 
-1. embed: workers (actors that load the model once, on a GPU where there is one) embed chunks
-   of the step's chunk size, save each chunk's vectors (`.npy`) beside the stage file, and write
-   its records' text keys to one file per partition of the keys; then each worker takes whole
-   partitions and returns the records whose text occurred earlier (a copy takes its first
-   occurrence's vector, as locally); the driver then reads the vectors of the step's seeded
-   sample (`fit_sample`), fits k-means on them and saves the centroids;
+1. embed: the embed pass of `ray_embedded.py` (actors that load the model once, on a GPU where
+   there is one; the vectors saved beside the stage file; copies of a text found by partitions
+   of the text keys); the driver then reads the vectors of the step's seeded sample
+   (`fit_sample`), fits k-means on them and saves the centroids;
 2. place: each worker adds its chunks' vectors to the embedding cache (only now, when every chunk
    is embedded, as locally), assigns the records to the nearest centroid, works out their
    priority, and writes them with their vectors to one file per partition of the cluster ids;
@@ -37,81 +35,18 @@ from ..steps.common.embedding import vector_matrix
 from ..steps.decisions import ORDER
 from .base import StageCounts
 from .local import write_results
-from .parquet_out import ParquetOut, tmp_name
-from .ray_passes import gpus_per_actor, in_part_order, unpickled
+from .parquet_out import ParquetOut
+from .ray_embedded import ChunkVectors, chunk_rows, embed_on_workers, embeds_records, vectors_folder
+from .ray_passes import unpickled
 from .ray_partitioned import dropped_results, read_partition, write_partitions
-from .ray_workers import actor_for, built_step, listed_slices, map_items, step_payload
+from .ray_workers import built_step, listed_slices, map_items, step_payload
 
 PARTITION_ROWS = 50_000     # records per partition of the cluster ids (a worker's memory in pass 3)
 
 
 def clusterable(step: Step) -> bool:
-    return all(hasattr(step, name) for name in ("chunks", "chunk_columns", "embedded", "remember", "clusters_for",
-                                                "fit_sample", "fit", "placed", "dropped", "ledger", "stats"))
-
-
-def vector_file(folder: str | Path, part: int) -> Path:
-    return Path(folder) / "vectors" / f"c{part}.npy"
-
-
-def chunk_rows(step: Step, rows: pl.LazyFrame, offset: int) -> pl.DataFrame:
-    return step.chunk_columns(rows.with_row_index(ORDER, offset=offset)).collect()
-
-
-def embed_chunks(batch, payload: bytes, source: str, folder: str, partitions: int):
-    """Pass 1: each listed chunk's vectors, saved, and its text keys, by key partition; its
-    embedding stats come back."""
-    import pyarrow as pa
-    step = built_step(payload)
-    parts, blobs = [], []
-    for part, offset, rows in listed_slices(batch, source):
-        chunk = chunk_rows(step, rows, offset)
-        vectors, stats = step.embedded(chunk)
-        np.save(vector_file(folder, part), vectors)
-        write_partitions(step.text_keys(chunk), "_a", partitions, Path(folder) / "texts", part)
-        parts.append(part)
-        blobs.append(pickle.dumps(stats))
-    return pa.table({"part": parts, "stats": pa.array(blobs, type=pa.large_binary())})
-
-
-def copies_in_partitions(batch, payload: bytes, folder: str):
-    """Pass 1b: the records whose text occurred earlier, within each listed text-key partition."""
-    import pyarrow as pa
-    step = built_step(payload)
-    blobs = []
-    for p in batch["partition"].to_pylist():
-        keys = read_partition(str(Path(folder) / "texts"), p)
-        blobs.append(pickle.dumps(None if keys is None else step.copies(keys)))
-    return pa.table({"copies": pa.array(blobs, type=pa.large_binary())})
-
-
-class ChunkVectors:
-    """The saved vectors of every chunk, with copies of a text reading their first occurrence's."""
-
-    def __init__(self, folder: str | Path, offsets: list[int]):
-        self.folder, self.offsets = Path(folder), np.asarray(offsets)
-        copies = pl.read_parquet(self.folder / "copies.parquet")
-        self.copies = copies.sort(ORDER)
-
-    def rows(self, positions: np.ndarray) -> np.ndarray:
-        """The vectors of records at `positions` (ascending), as saved."""
-        chunk = np.searchsorted(self.offsets, positions, side="right") - 1
-        out = []
-        for c in np.unique(chunk):
-            here = positions[chunk == c]
-            out.append(np.load(vector_file(self.folder, int(c)), mmap_mode="r")[here - self.offsets[c]])
-        return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
-
-    def unified(self, positions: np.ndarray) -> np.ndarray:
-        """The vectors of records at `positions` (ascending), each copy's replaced by its first's."""
-        vectors = np.array(self.rows(positions))
-        found = self.copies.filter(pl.col(ORDER).is_in(pl.Series(positions, dtype=pl.UInt64).implode()))
-        if found.height:
-            at = np.searchsorted(positions, found[ORDER].to_numpy())
-            firsts = found["_first"].to_numpy().astype(np.int64)
-            order = np.argsort(firsts, kind="stable")
-            vectors[at[order]] = self.rows(firsts[order])
-        return vectors
+    return embeds_records(step) and all(hasattr(step, name) for name in ("clusters_for", "fit_sample", "fit",
+                                                                        "placed", "dropped", "ledger", "stats"))
 
 
 def place_chunks(batch, payload: bytes, source: str, folder: str, partitions: int, offsets: list[int]):
@@ -147,23 +82,12 @@ def run_clustered(ray, step: Step, source: Path, out: ParquetOut, rejected: Parq
     """The three passes, the fit between them, and the dropped records applied batch by batch."""
     payload, where = step_payload(step), str(source.resolve())
     n = sum(w["rows"] for w in work)
-    chunks = [{"part": i, "offset": offset, "rows": rows} for i, (offset, rows) in enumerate(step.chunks(n))]
     k = step.clusters_for(n)
     partitions = max(1, min(k, max(pool * 4, math.ceil(n / PARTITION_ROWS))))   # of the cluster ids
-    key_partitions = pool * 4                           # of the text keys (24 bytes a record)
-    folder = tmp_name(out.path.with_name(out.path.name + ".vectors"))    # removed by the runner if we die
-    (folder / "vectors").mkdir(parents=True)
-    offsets = [c["offset"] for c in chunks]
+    folder = vectors_folder(out)
     try:
-        embedded = map_items(ray, chunks, actor_for(payload, embed_chunks, source=where, folder=str(folder),
-                                                    partitions=key_partitions),
-                             min(pool, len(chunks)), num_gpus=gpus_per_actor(ray, step))
-        stats = [pickle.loads(row["stats"]) for row in in_part_order(ray, embedded, step.name, len(chunks))]
-        copied = map_items(ray, [{"partition": p} for p in range(key_partitions)], copies_in_partitions,
-                           pool, fn_kwargs={"payload": payload, "folder": str(folder)})
-        copies = unpickled(copied, "copies")
-        pl.concat([c for c in copies if c is not None] or [pl.DataFrame(
-            schema={ORDER: pl.UInt64, "_first": pl.UInt64})]).write_parquet(folder / "copies.parquet")
+        chunks, stats = embed_on_workers(ray, step, source, folder, n, pool)
+        offsets = [c["offset"] for c in chunks]
         sample = ChunkVectors(folder, offsets).unified(step.fit_sample(n, k))
         np.save(folder / "centroids.npy", step.fit(sample, k))
         map_items(ray, chunks, place_chunks, min(pool, len(chunks)), fn_kwargs={

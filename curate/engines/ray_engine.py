@@ -22,9 +22,11 @@ Dataset-scope steps whose decisions fall within groups of a key (`dedup.exact`) 
 the workers by hash partitioning, `dedup.near` has its signatures made and its bands searched
 there (`ray_partitioned.py`), `dedup.semantic` its embeddings, cluster assignment and
 per-cluster work (`ray_clustered.py`), and `select.top`/`sample`/`mix` find their cut-offs from
-the workers' slice summaries (`ray_thresholds.py`). The others (`select.diverse`, tagging, the
-whole-set scorers) decide on the driver over a lazy scan of the stage file, as on the local
-engine; their memory is what `decide` keeps (per step in docs/SCALE.md).
+the workers' slice summaries (`ray_thresholds.py`). `tag.cluster` and `select.diverse` have their
+records embedded on the workers and decide on the driver with those vectors (`ray_embedded.py`).
+The others (`select.tasks`, `select.preselect`, the whole-set scorers and taggers) decide on the
+driver over a lazy scan of the stage file, as on the local engine; their memory is what `decide`
+keeps (per step in docs/SCALE.md).
 
 `ray` is an optional dependency (`pip install 'curate[ray]'`), imported only here.
 """
@@ -152,6 +154,7 @@ class RayEngine(Engine):
         import pyarrow.parquet as pq
         from .local import LocalEngine
         from .ray_clustered import clusterable, run_clustered
+        from .ray_embedded import embeds_records, run_embedded
         from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
         from .ray_thresholds import rankable, run_thresholds
         meta = pq.ParquetFile(source)
@@ -160,6 +163,7 @@ class RayEngine(Engine):
         if step.scope == "dataset":
             distributed = (run_signed if signable(step) and rows >= 2 else
                            run_clustered if clusterable(step) and rows >= 2 else
+                           run_embedded if embeds_records(step) and step.wants_vectors(rows) else
                            run_thresholds if rankable(step) else
                            run_partitioned if partitionable(step) else None)
             if distributed is None:                           # decides on the driver, as locally

@@ -3,12 +3,8 @@
 The work comes in four parts, each its own function, so that the Ray engine can run them where
 the data is (`engines/ray_clustered.py`) and reach the same result as the local engine:
 
-1. embed the records in chunks of `EMBED_ROWS`, in input order. A vector's last bits depend on
-   the other texts of its batch (through padding; up to 1e-3 in bf16), so fixed chunks make them
-   the same everywhere. The embedding cache is read as it was when the stage began (the vectors
-   computed here are added to it only after every chunk is embedded, so no chunk's vectors
-   depend on which chunk ran first), and every copy of a text takes the vector of its first
-   occurrence (so copies tie exactly, and a cache filled by this step gives the same vectors);
+1. embed the records by `ChunkedEmbedding`'s rules (fixed chunks, the cache as the stage found it,
+   copies of a text sharing its first occurrence's vector), so the vectors are the same everywhere;
 2. fit spherical k-means on a seeded sample of the records (`fit_fraction`; at least
    `FIT_PER_CLUSTER` records per cluster), chosen from the record count and the seed alone;
 3. assign every record to its nearest centroid, chunk by chunk;
@@ -31,12 +27,12 @@ import polars as pl
 from pydantic import Field
 
 from ..base import Step, register
-from ..common.embedding import EmbeddingConfig, embed_frame, embedded_texts, embedding_columns, make_embedder
+from ..common.chunked_embedding import ChunkedEmbedding
+from ..common.embedding import EmbeddingConfig
 from ..decisions import ORDER, Decisions, verdicts
 
 BLOCK = 2048
 CLUSTER_SIZE = 4000  # records per k-means cluster by default: see default_clusters
-EMBED_ROWS = 8192    # records per embedding call, on every engine
 FIT_PER_CLUSTER = 256   # below this many records per cluster, faiss warns that the fit is poor
 
 
@@ -46,11 +42,6 @@ def default_clusters(n: int) -> int:
     k = √n (316) compared 74% of the pairs above the threshold, k = n/4000 (25) 99.4%
     (benchmarks/semdedup.py). The work per record stays constant, so the cost grows linearly."""
     return max(1, math.ceil(n / CLUSTER_SIZE))
-
-
-def chunk_spans(n: int) -> list[tuple[int, int]]:
-    """(offset, rows) of the embedding chunks of `n` records."""
-    return [(offset, min(EMBED_ROWS, n - offset)) for offset in range(0, n, EMBED_ROWS)]
 
 
 def fit_rows(n: int, k: int, fraction: float, seed: int) -> np.ndarray:
@@ -121,7 +112,7 @@ def drops_in_clusters(orders: np.ndarray, clusters: np.ndarray, priority: np.nda
 
 
 @register("dedup.semantic")
-class SemanticDedup(Step):
+class SemanticDedup(ChunkedEmbedding, Step):
     """SemDeDup: embed records, cluster them with spherical k-means (one cluster per ~4,000 records
     unless `clusters` is given; fitted on a seeded `fit_fraction` of the records, at least 256 per
     cluster, then every record goes to its nearest centroid), and within each cluster drop
@@ -152,12 +143,7 @@ class SemanticDedup(Step):
         if n < 2:
             return Decisions(verdicts(frame))
         spans = self.chunks(n)
-        embedded = [self.embedded(frame.slice(offset, rows)) for offset, rows in spans]
-        vectors = np.concatenate([v for v, _ in embedded])
-        copies = self.copies(self.text_keys(frame))
-        vectors[copies[ORDER].to_numpy().astype(np.int64)] = vectors[copies["_first"].to_numpy().astype(np.int64)]
-        for offset, rows in spans:
-            self.remember(frame.slice(offset, rows), vectors[offset:offset + rows])
+        vectors, embedded = self.embed_all(frame)
         k = self.clusters_for(n)
         centroids = self.fit(vectors[self.fit_sample(n, k)], k)
         placed = pl.concat([self.placed(frame.slice(offset, rows), vectors[offset:offset + rows], centroids)
@@ -169,46 +155,15 @@ class SemanticDedup(Step):
         rows = ledger[ORDER].to_numpy().astype(np.int64)     # the local frame's _order is its row position
         removed[rows] = True
         return Decisions(verdicts(frame, removed, "semantic_duplicate", dict(zip(rows, ledger["detail"]))),
-                         stats=self.stats([s for _, s in embedded], k, drops.height))
+                         stats=self.stats(embedded, k, drops.height))
 
-    # The parts, shared with the Ray engine (engines/ray_clustered.py).
+    # The parts after embedding, shared with the Ray engine (engines/ray_clustered.py).
 
-    def chunk_columns(self, data: pl.LazyFrame) -> pl.LazyFrame:
-        """What embedding and the priority read from the stage."""
-        cfg = self.config
-        return embedding_columns(data, cfg, [cfg.score_column] if cfg.score_column else [])
+    def extra_columns(self) -> list[str]:
+        return [self.config.score_column] if self.config.score_column else []
 
-    @staticmethod
-    def chunks(n: int) -> list[tuple[int, int]]:
-        return chunk_spans(n)
-
-    def embedded(self, chunk: pl.DataFrame) -> tuple[np.ndarray, dict]:
-        """One chunk's vectors, with the embedder this step keeps (a Ray actor loads it once),
-        the cache read but not added to (`remember` adds them once every chunk is embedded)."""
-        return embed_frame(chunk, self.config, self._kept_embedder(), base_dir=self.ctx.base_dir, remember=False)
-
-    def text_keys(self, chunk: pl.DataFrame) -> pl.DataFrame:
-        """Each record's embedded text as two 64-bit hashes (`_a`, `_b`), with its `_order`."""
-        text = pl.Series(embedded_texts(chunk, self.config))
-        return pl.DataFrame({ORDER: chunk[ORDER].cast(pl.UInt64), "_a": text.hash(seed=0x5EED),
-                             "_b": text.hash(seed=0xC0FFEE)})
-
-    @staticmethod
-    def copies(keys: pl.DataFrame) -> pl.DataFrame:
-        """The records (`_order`) whose text occurred earlier, with that first occurrence (`_first`),
-        among `keys` that hold every record of their texts."""
-        first = keys.with_columns(pl.col(ORDER).min().over("_a", "_b").alias("_first"))
-        return first.filter(pl.col(ORDER) != pl.col("_first")).select(ORDER, "_first")
-
-    def remember(self, chunk: pl.DataFrame, vectors: np.ndarray) -> None:
-        """Add a chunk's vectors to the embedding cache (not those from a given `embeddings` file)."""
-        if not self.config.embeddings:
-            self._kept_embedder().remember(embedded_texts(chunk, self.config), vectors)
-
-    def _kept_embedder(self):
-        if getattr(self, "_embedder", None) is None:
-            self._embedder = make_embedder(self.config)
-        return self._embedder
+    def wants_vectors(self, n: int) -> bool:
+        return n >= 2
 
     def clusters_for(self, n: int) -> int:
         return self.config.clusters or default_clusters(n)
@@ -244,14 +199,9 @@ class SemanticDedup(Step):
             "_kept_id", "_kept_origin").alias("detail"))
 
     @staticmethod
-    def stats(embedded: list[dict], k: int, dropped: int) -> dict:
-        """The embedding chunks' stats added up (labels kept), with the cluster and drop counts."""
-        total: dict = {}
-        for stats in embedded:
-            for key, value in stats.items():
-                total[key] = total.get(key, 0) + value if isinstance(value, (int, float)) else value
-        total.update({"clusters": int(k), "semantic_duplicates": int(dropped)})
-        return total
+    def stats(embedded: dict, k: int, dropped: int) -> dict:
+        """The embedding stats (`summed_stats`) with the cluster and drop counts."""
+        return {**embedded, "clusters": int(k), "semantic_duplicates": int(dropped)}
 
     def _priority(self, frame: pl.DataFrame, centroid_sim: np.ndarray) -> np.ndarray:
         """Lower sorts first (kept first)."""

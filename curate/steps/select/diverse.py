@@ -10,7 +10,8 @@ import polars as pl
 from pydantic import Field
 
 from ..base import HowMany, Step, register
-from ..common.embedding import EmbeddingConfig, collect_for_embedding, embed_frame
+from ..common.chunked_embedding import ChunkedEmbedding
+from ..common.embedding import EmbeddingConfig
 from ..decisions import Decisions, verdicts
 
 
@@ -51,7 +52,7 @@ def cluster_balanced(assign: np.ndarray, n: int, order_key: np.ndarray) -> np.nd
 
 
 @register("select.diverse")
-class DiverseSelect(Step):
+class DiverseSelect(ChunkedEmbedding, Step):
     """Keep `n` records (or a `fraction`) that cover the embedding space. `method: cluster` (default,
     fast): spherical k-means into `clusters` groups (default ~ 2*sqrt(n)) and equal shares from each,
     preferring a higher `weight` column, else a seeded random order. `method: kcenter`: greedy
@@ -70,12 +71,12 @@ class DiverseSelect(Step):
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...models.index import kmeans
         cfg = self.config
-        frame = collect_for_embedding(data, cfg, [cfg.weight] if cfg.weight else [])
+        frame = self.chunk_columns(data).collect()
         total = frame.height
         want = cfg.count(total)
-        if want >= total:
+        if not self.wants_vectors(total):
             return Decisions(verdicts(frame))
-        vectors, stats = embed_frame(frame, cfg, base_dir=self.ctx.base_dir)
+        vectors, stats = self.embed_all(frame)
         weight = frame[cfg.weight].fill_null(0).to_numpy().astype(np.float64) if cfg.weight else None
         rng = np.random.default_rng(self.ctx.seed)
         if cfg.method == "kcenter":
@@ -91,3 +92,9 @@ class DiverseSelect(Step):
         stats["selected"] = int(keep.sum())
         return Decisions(verdicts(frame, ~keep, "not_selected", [f"select.diverse {cfg.method}"] * total),
                          stats=stats)
+
+    def extra_columns(self) -> list[str]:
+        return [self.config.weight] if self.config.weight else []
+
+    def wants_vectors(self, n: int) -> bool:
+        return self.config.count(n) < n

@@ -11,12 +11,13 @@ import polars as pl
 from pydantic import Field
 
 from ..base import Step, register
-from ..common.embedding import EmbeddingConfig, collect_for_embedding, embed_frame
+from ..common.chunked_embedding import ChunkedEmbedding
+from ..common.embedding import EmbeddingConfig
 from ..decisions import Decisions, keep_all
 
 
 @register("tag.cluster")
-class TagCluster(Step):
+class TagCluster(ChunkedEmbedding, Step):
     """Embed records, cluster them with spherical k-means, and add `tag_cluster` (the cluster number
     as text) and `score_centroid_distance` (1 - cosine to its centroid) for exploration in SQL, e.g.
     `SELECT tag_cluster, count(*), any_value(instruction) FROM final GROUP BY 1`. The centroids are
@@ -32,13 +33,13 @@ class TagCluster(Step):
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
         from ...models.index import VectorIndex, kmeans
-        frame = collect_for_embedding(data, self.config)
+        frame = self.chunk_columns(data).collect()
         n = frame.height
         cluster = np.zeros(n, dtype=np.int64)
         distance = np.zeros(n, dtype=np.float32)
         stats: dict = {}
         if n:
-            vectors, stats = embed_frame(frame, self.config, base_dir=self.ctx.base_dir)
+            vectors, stats = self.embed_all(frame)
             k = self.config.clusters or max(1, int(round(math.sqrt(n))))
             centroids, cluster, sims = kmeans(vectors, k, seed=self.ctx.seed, niter=self.config.niter)
             distance = (1.0 - sims).astype(np.float32)
