@@ -60,6 +60,7 @@ class DiverseSelect(ChunkedEmbedding, Step):
     to the ledger as `not_selected`."""
 
     scope = "dataset"
+    version = "2"   # 2: embedded in fixed chunks, copies sharing a vector (the same vectors on every engine)
 
     files = ("embeddings",)
 

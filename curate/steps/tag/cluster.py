@@ -24,6 +24,7 @@ class TagCluster(ChunkedEmbedding, Step):
     saved as a FAISS index in the run's cache folder. Never rejects."""
 
     scope = "dataset"
+    version = "2"   # 2: embedded in fixed chunks, copies sharing a vector (the same vectors on every engine)
 
     files = ("embeddings",)
 
