@@ -106,6 +106,9 @@ def main() -> None:
     ap.add_argument("--one-cold-cache", action="store_true",
                     help="one embedding cache for the runs at a size, empty at the first: the first engine embeds, "
                          "the others read its vectors (so they compare engines without embedding again)")
+    ap.add_argument("--drop-stages", action="store_true",
+                    help="delete each run's stage files once it is timed (5M records through clean.yaml write "
+                         "about 17 GB of them per run)")
     args = ap.parse_args()
     import make_records
     WORK.mkdir(parents=True, exist_ok=True)
@@ -138,6 +141,8 @@ def main() -> None:
                 if engine != "local" and "local" in finals:
                     same = "yes" if all((run_dir / f).read_bytes() == (finals["local"] / f).read_bytes()
                                         for f in ("final.parquet", "rejected.parquet")) else "NO"
+                if args.drop_stages:                 # after timing: final, ledger and manifest stay
+                    shutil.rmtree(run_dir / "stages", ignore_errors=True)
             rows.append({"records": n, "engine": engine, **r, "rec_per_s": n / r["seconds"], "kept": kept,
                          "identical_to_local": same})
             print(f"{n:>9,} {engine:<6} {r['seconds']:8.1f} s {n / r['seconds']:9,.0f} rec/s "
