@@ -226,3 +226,24 @@ def test_vectors_computed_without_remembering_reach_the_cache_only_when_remember
     assert len(cache) == 2
     again = Embedder(cache_folder=tmp_path, backend="fp32")
     assert np.array_equal(again.encode(texts), vectors) and again.stats.computed == 0
+
+
+def test_cluster_tags_are_the_same_from_a_cold_cache_and_from_the_cache_they_filled(tmp_path, monkeypatch):
+    """A vector's last bits depend on the other texts of its embedding batch, so a text repeated in
+    a later chunk is computed a little differently there; taking its first occurrence's vector
+    makes a cold run and a run reading the cache it filled give the same clusters and distances."""
+    import random
+    import curate.steps.common.chunked_embedding as chunked
+    from conftest import write_jsonl
+    monkeypatch.setattr(chunked, "EMBED_ROWS", 16)
+    salt = random.Random().randrange(10**9)                 # texts the cache cannot hold yet
+    rows = [r for r in pl.read_ndjson(ROOT / "data" / "sample.jsonl").to_dicts() if r.get("instruction")][:64]
+    for r in rows:
+        r["instruction"] = f"{r['instruction']} ({salt})"
+    data = write_jsonl(tmp_path / "in.jsonl", rows + rows[::2])  # copies in later chunks than their first
+    steps = [{"use": "tag.cluster", "with": {"clusters": 4}}]
+    cold = run_recipe(tmp_path / "cold", [{"path": str(data)}], steps)
+    warm = run_recipe(tmp_path / "warm", [{"path": str(data)}], steps)
+    assert cold.manifest["stages"][1]["stats"]["embed_computed"] > 0
+    assert warm.manifest["stages"][1]["stats"]["embed_computed"] == 0
+    assert (cold.dir / "final.parquet").read_bytes() == (warm.dir / "final.parquet").read_bytes()
