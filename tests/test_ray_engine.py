@@ -113,7 +113,7 @@ def tiny_probes_file(folder: Path) -> Path:
 @pytest.mark.parametrize("name", list(WITH_MODELS))
 def test_recipe_with_models_gives_identical_files_on_ray(engine, tmp_path, monkeypatch, name):
     """The bundled recipes over ../shared/data whose steps run a language model, on a few records
-    per input (preselect with a family of tiny probe models)."""
+    per input (preselect with a family of tiny probe models, which score on the workers)."""
     from conftest import SHARED
     if not SHARED.is_dir():
         pytest.skip(f"recipes/{name}.yaml reads ../shared/data, which is absent here")
@@ -121,8 +121,15 @@ def test_recipe_with_models_gives_identical_files_on_ray(engine, tmp_path, monke
     overrides = ["batch_size=7"] + WITH_MODELS[name]
     if name == "preselect":
         overrides.append(f"steps.4.with.probes_file={tiny_probes_file(tmp_path)}")
+        import curate.steps.score.predictive_strength as strength
+        monkeypatch.setattr(strength, "PROBE_ROWS", 40)                 # several chunks per probe
+        monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache-local"))  # every loss computed, on each engine
     recipe = Recipe.load(ROOT / "recipes" / f"{name}.yaml", overrides)
     local = run(recipe, out=tmp_path / "local")
+    if name == "preselect":
+        monkeypatch.setenv("CURATE_CACHE", str(tmp_path / "cache-ray"))
+        monkeypatch.setattr(strength, "load_probe", lambda *a: (_ for _ in ()).throw(
+            AssertionError("a probe model loaded on the driver")))
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
     assert [s["kept"] for s in on_ray.manifest["stages"]] == [s["kept"] for s in local.manifest["stages"]]
     assert files_of(on_ray.dir) == files_of(local.dir)

@@ -73,6 +73,40 @@ def predictive_strength(bpc: np.ndarray, scores: np.ndarray, method: str = "pair
     return out
 
 
+PROBE_ROWS = 256     # texts per scoring call, on every engine: a loss's last bits depend on its batch
+
+
+def probe_chunks(n: int) -> list[tuple[int, int]]:
+    """(offset, rows) of the scoring calls over `n` texts."""
+    return [(offset, min(PROBE_ROWS, n - offset)) for offset in range(0, n, PROBE_ROWS)]
+
+
+def load_probe(probe: Probe, cfg):
+    """The probe's model (with its adapter) and tokenizer, for scoring."""
+    from ...models.lm import auto_device, load_for_eval
+    return load_for_eval(probe.model, probe.adapter, auto_device(cfg.device))
+
+
+def chunk_bpc(loaded, texts: list[str], max_tokens: int) -> np.ndarray:
+    """Bits per character of each text (its first `max_tokens` tokens) under a loaded probe."""
+    from ...models.loglik import continuation_logprobs
+    model, tokenizer = loaded
+    start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    pairs, chars = [], []
+    for text in texts:
+        tokens = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+        pairs.append(([start], tokens))
+        chars.append(max(1, len(tokenizer.decode(tokens))))
+    logprobs = continuation_logprobs(model, tokenizer.pad_token_id or 0, pairs)
+    return np.array([float(-lp.sum() / np.log(2) / n) for lp, n in zip(logprobs, chars)], dtype=np.float64)
+
+
+def chunks_here(probe: Probe, cfg, chunks: list[list[str]]) -> list[np.ndarray]:
+    """Each chunk of texts scored in this process, the probe loaded once."""
+    loaded = load_probe(probe, cfg)
+    return [chunk_bpc(loaded, texts, cfg.max_tokens) for texts in chunks]
+
+
 @register("score.predictive_strength")
 class ScorePredictiveStrength(Step):
     """Per record: `score_bpc_<probe>` for every probe model (bits per character of `field`, the
@@ -85,7 +119,9 @@ class ScorePredictiveStrength(Step):
     (`<cache>/bpc/`), so adding a probe scores only that probe. Never rejects."""
 
     scope = "dataset"
+    version = "2"   # 2: texts scored in fixed chunks of PROBE_ROWS (the same losses on every engine)
     files = ("probes_file",)
+    score_chunks = staticmethod(chunks_here)    # the Ray engine sends the chunks to its workers
 
     class Config(StepConfig):
         probes: Optional[list[Probe]] = Field(None, description="models with their downstream scores")
@@ -128,7 +164,7 @@ class ScorePredictiveStrength(Step):
         with bar:
             task = bar.task("predictive strength", total=len(probes))
             for p, probe in enumerate(probes):
-                values = _probe_bpc(probe, [ids[k] for k in todo], [texts[k] for k in todo], cfg)
+                values = _probe_bpc(probe, [ids[k] for k in todo], [texts[k] for k in todo], cfg, self.score_chunks)
                 matrix[todo, p] = values
                 columns[f"score_bpc_{probe.label()}"] = pl.Series(f"score_bpc_{probe.label()}",
                                                                   matrix[:, p], dtype=pl.Float64).fill_nan(None)
@@ -187,11 +223,11 @@ def _sampled(frame: pl.DataFrame, rows: list[int], n: int, seed: int) -> list[in
     return [rows[k] for k in np.argsort(ranked, kind="stable")[:n]]
 
 
-def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg) -> np.ndarray:
-    """Bits per character of each text under `probe`, from the cache where it has them."""
+def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg, score_chunks=chunks_here) -> np.ndarray:
+    """Bits per character of each text under `probe`, from the cache where it has them; the rest
+    scored in fixed chunks by `score_chunks` (here, or on a cluster's workers), then cached."""
     from ...fingerprint import digest, folder_fingerprint
-    from ...models.lm import auto_device, load_for_eval, resolve
-    from ...models.loglik import continuation_logprobs
+    from ...models.lm import resolve
     from ...user_cache import cache_dir
     location = Path(resolve(probe.model))
     model_id = folder_fingerprint(location) if location.is_dir() else probe.model
@@ -203,16 +239,11 @@ def _probe_bpc(probe: Probe, ids: list[str], texts: list[str], cfg) -> np.ndarra
         known = dict(zip(cached["id"].to_list(), cached["bpc"].to_list()))
     missing = [k for k, i in enumerate(ids) if i not in known]
     if missing:
-        model, tokenizer = load_for_eval(probe.model, probe.adapter, auto_device(cfg.device))
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        pairs, chars = [], []
-        for k in missing:
-            tokens = tokenizer(texts[k], add_special_tokens=False)["input_ids"][:cfg.max_tokens]
-            pairs.append(([start], tokens))
-            chars.append(max(1, len(tokenizer.decode(tokens))))
-        logprobs = continuation_logprobs(model, tokenizer.pad_token_id or 0, pairs)
-        for k, lp, n in zip(missing, logprobs, chars):
-            known[ids[k]] = float(-lp.sum() / np.log(2) / n)
+        spans = probe_chunks(len(missing))
+        scored = score_chunks(probe, cfg, [[texts[k] for k in missing[o:o + n]] for o, n in spans])
+        for (offset, rows), values in zip(spans, scored):
+            for k, value in zip(missing[offset:offset + rows], values):
+                known[ids[k]] = float(value)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         pl.DataFrame({"id": list(known), "bpc": list(known.values())}).write_parquet(tmp)
