@@ -434,6 +434,31 @@ def test_cluster_tags_and_diverse_selection_embed_on_the_workers(engine, tmp_pat
     assert not list(on_ray.dir.rglob("*.vectors*"))
 
 
+def test_model_scores_of_dataset_steps_are_computed_on_the_workers(engine, tmp_path, monkeypatch):
+    """`score.ifd` and `tag.context_dependency` (both methods) score the local engine's chunks of
+    records on the workers (actors loading the model once) and decide on the driver over all the
+    scores (the median, the share tagged): the driver loads no model, the files are the local
+    engine's."""
+    from conftest import make_tiny_llama
+    import curate.models.lm as lm
+    import curate.steps.common.chunked_scoring as chunked
+    monkeypatch.setattr(chunked, "SCORE_ROWS", 30)                   # 4 chunks of the 100 records
+    tiny = make_tiny_llama(tmp_path / "tiny")
+    rows = [r for r in pl.read_ndjson(ROOT / "data" / "sample.jsonl").to_dicts() if r.get("instruction")][:100]
+    data = write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = Recipe(name="scored", inputs=[{"path": str(data)}], batch_size=40, steps=[
+        {"use": "score.ifd", "with": {"model": tiny, "max_tokens": 256}},
+        {"use": "tag.context_dependency", "with": {"model": tiny, "max_tokens": 256, "top_fraction": 0.3}},
+        {"use": "tag.context_dependency", "with": {"model": tiny, "method": "loss_gain", "threshold": 0.0}}])
+    local = run(recipe, out=tmp_path / "local")
+    assert local.manifest["stages"][1]["stats"]["scored"] == 100
+    monkeypatch.setattr(lm, "load_model", lambda *a, **k: (_ for _ in ()).throw(
+        AssertionError("a model loaded on the driver")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    assert [s["stats"] for s in on_ray.manifest["stages"]] == [s["stats"] for s in local.manifest["stages"]]
+    assert files_of(on_ray.dir) == files_of(local.dir)
+
+
 def forget_embeddings(stage: Path, config: dict) -> None:
     """Take a stage's texts out of the embedding cache, so the next run starts as cold as the last."""
     from curate.models.embed_cache import EmbeddingCache, text_key

@@ -24,8 +24,9 @@ there (`ray_partitioned.py`), `dedup.semantic` its embeddings, cluster assignmen
 per-cluster work (`ray_clustered.py`), and `select.top`/`sample`/`mix` find their cut-offs from
 the workers' slice summaries (`ray_thresholds.py`). `tag.cluster` and `select.diverse` have their
 records embedded on the workers and decide on the driver with those vectors (`ray_embedded.py`);
-`score.predictive_strength` has its probe models score on the workers (`ray_probes.py`). The
-others (`select.tasks`, `select.preselect`, the whole-set scorers and taggers) decide on the
+`score.predictive_strength` has its probe models score on the workers (`ray_probes.py`), and
+`score.ifd` and `tag.context_dependency` their records scored there (`ray_scored.py`). The
+others (`select.tasks`, `select.preselect`, `score.token_quality`, `compose.*`) decide on the
 driver over a lazy scan of the stage file, as on the local engine; their memory is what `decide`
 keeps (per step in docs/SCALE.md).
 
@@ -158,6 +159,7 @@ class RayEngine(Engine):
         from .ray_embedded import embeds_records, run_embedded
         from .ray_partitioned import partitionable, run_partitioned, run_signed, signable
         from .ray_probes import run_probed, scores_with_probes
+        from .ray_scored import run_scored, scores_in_chunks
         from .ray_thresholds import rankable, run_thresholds
         meta = pq.ParquetFile(source)
         rows = meta.metadata.num_rows
@@ -167,6 +169,7 @@ class RayEngine(Engine):
                            run_clustered if clusterable(step) and rows >= 2 else
                            run_embedded if embeds_records(step) and step.wants_vectors(rows) else
                            run_probed if scores_with_probes(step) else
+                           run_scored if scores_in_chunks(step) else
                            run_thresholds if rankable(step) else
                            run_partitioned if partitionable(step) else None)
             if distributed is None:                           # decides on the driver, as locally

@@ -18,14 +18,14 @@ from pydantic import Field, model_validator
 from ...errors import ConfigError
 from ...records import to_messages
 from ..base import Step, StepConfig, register
-from ..common.conversations import conversation_frame
+from ..common.chunked_scoring import ChunkedScoring
 from ..decisions import Decisions, keep_all
 
 DEFAULT_PROBE = "bundled:smollm2-135m-instruct"
 
 
 @register("tag.context_dependency")
-class TagContextDependency(Step):
+class TagContextDependency(ChunkedScoring, Step):
     """Score how much each response depends on the user's turn and tag the most dependent records.
 
     `method: attention` (the paper's): a probe LM reads the conversation; for every response
@@ -44,6 +44,7 @@ class TagContextDependency(Step):
     a file holding a Jinja chat template that keeps each message's text as it is. Never rejects."""
 
     scope = "dataset"
+    version = "2"   # 2: scored in fixed chunks of records (the same scores on every engine)
     files = ("template",)
 
     class Config(StepConfig):
@@ -70,44 +71,59 @@ class TagContextDependency(Step):
                 raise ValueError("give `layer` or `layers`, not both")
             return self
 
-    def decide(self, data: pl.LazyFrame) -> Decisions:
-        from ...models.lm import auto_device, load_model, load_tokenizer
-        frame = conversation_frame(data, ["source"])
-        records = frame.to_dicts()
+    def extra_columns(self) -> list[str]:
+        return ["source"]
+
+    def scored(self, chunk: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+        """A chunk's scores (and, for attention, every turn's), with the probe loaded once."""
         cfg = self.config
-        device = auto_device(cfg.device)
-        tokenizer = load_tokenizer(cfg.model)
-        if cfg.template:
-            from ..base import resolve_step_file
-            path = resolve_step_file(cfg.template, self.ctx.base_dir, "tag.context_dependency.template")[0]
-            tokenizer.chat_template = path.read_text(encoding="utf-8")
-        if not getattr(tokenizer, "chat_template", None):
-            raise ConfigError(f"tag.context_dependency: the probe {cfg.model} has no chat template: use a chat "
-                              "model, or give `template:` (a file holding a Jinja chat template)")
-        model = load_model(cfg.model, device, attention="eager" if cfg.method == "attention" else None)
-        model.eval()
-        window = min(cfg.max_tokens, getattr(model.config, "max_position_embeddings", cfg.max_tokens))
-        stats: dict = {"method": cfg.method, "probe": cfg.model, "unscored": {}}
+        model, tokenizer, window = self._probe()
+        records = chunk.to_dicts()
         if cfg.method == "attention":
-            scores, turns, stats_more = _attention_scores(model, tokenizer, records, cfg, window)
+            scores, turns, stats = _attention_scores(model, tokenizer, records, cfg, window)
         else:
-            scores, stats_more = _loss_gain_scores(model, tokenizer, records, cfg, window)
-            turns = None
-        for reason, count in stats_more.pop("unscored").items():
-            stats["unscored"][reason] = count
-        stats.update(stats_more)
+            (scores, stats), turns = _loss_gain_scores(model, tokenizer, records, cfg, window), None
+        columns = {self._column(): pl.Series(scores, dtype=pl.Float64)}
+        if turns is not None:
+            columns["score_context_turns"] = pl.Series(turns, dtype=pl.List(pl.Float64))
+        return pl.DataFrame(columns), stats
+
+    def decide_scored(self, frame: pl.DataFrame, scored: pl.DataFrame, more: dict) -> Decisions:
+        cfg = self.config
+        stats: dict = {"method": cfg.method, "probe": cfg.model, "unscored": more.pop("unscored")}
+        stats.update(more)
+        scores = scored[self._column()].to_list()
         tags, rule = _tag(scores, cfg)
         stats.update(rule)
-        column = "score_context_attention" if cfg.method == "attention" else "score_context_loss_gain"
-        columns = {column: pl.Series(column, scores, dtype=pl.Float64),
-                   "tag_context_dependent": pl.Series("tag_context_dependent", tags, dtype=pl.Boolean)}
-        if turns is not None:
-            columns["score_context_turns"] = pl.Series("score_context_turns", turns, dtype=pl.List(pl.Float64))
+        columns = {name: scored[name] for name in scored.columns}
+        columns["tag_context_dependent"] = pl.Series("tag_context_dependent", tags, dtype=pl.Boolean)
         if "source" in frame.columns:
             share = (pl.DataFrame({"source": frame["source"], "tag": pl.Series(tags, dtype=pl.Boolean)})
                      .group_by("source").agg(pl.col("tag").fill_null(False).mean()).sort("source"))
             stats["tagged_share_by_source"] = {str(s): round(float(v), 4) for s, v in share.rows()}
         return Decisions(keep_all(frame, columns), stats=stats)
+
+    def _column(self) -> str:
+        return "score_context_attention" if self.config.method == "attention" else "score_context_loss_gain"
+
+    def _probe(self):
+        """The probe model, its tokenizer (with the given chat template) and its window, loaded once."""
+        if getattr(self, "_loaded", None) is None:
+            from ...models.lm import auto_device, load_model, load_tokenizer
+            cfg = self.config
+            tokenizer = load_tokenizer(cfg.model)
+            if cfg.template:
+                from ..base import resolve_step_file
+                path = resolve_step_file(cfg.template, self.ctx.base_dir, "tag.context_dependency.template")[0]
+                tokenizer.chat_template = path.read_text(encoding="utf-8")
+            if not getattr(tokenizer, "chat_template", None):
+                raise ConfigError(f"tag.context_dependency: the probe {cfg.model} has no chat template: use a chat "
+                                  "model, or give `template:` (a file holding a Jinja chat template)")
+            model = load_model(cfg.model, auto_device(cfg.device),
+                               attention="eager" if cfg.method == "attention" else None).eval()
+            window = min(cfg.max_tokens, getattr(model.config, "max_position_embeddings", cfg.max_tokens))
+            self._loaded = (model, tokenizer, window)
+        return self._loaded
 
 
 def _fit(tokenizer, messages: list[dict], window: int):
@@ -133,7 +149,6 @@ def _fit(tokenizer, messages: list[dict], window: int):
 
 def _attention_scores(model, tokenizer, records, cfg, window):
     from ...models.attention_probe import num_layers, user_attention
-    from ...progress import Progress
     depth = num_layers(model)
     layers = cfg.layers or [cfg.layer if cfg.layer is not None else depth // 2]
     bad = [k for k in layers if not 0 <= k < depth]
@@ -159,17 +174,12 @@ def _attention_scores(model, tokenizer, records, cfg, window):
             continue
         items.append((k, item))
     items.sort(key=lambda pair: len(pair[1].ids))
-    bar = Progress()
-    bar.note(f"tag.context_dependency: attention of {len(items):,} records, layer(s) {layers} of {depth}")
-    with bar:
-        task = bar.task("context attention", total=len(items))
-        for start in range(0, len(items), cfg.batch_size):
-            chunk = items[start:start + cfg.batch_size]
-            for (k, _), values in zip(chunk, user_attention(model, tokenizer.pad_token_id or 0, [it for _, it in chunk],
-                                                            layers)):
-                turns[k] = values
-                scores[k] = values[-1]
-            bar.advance(task, len(chunk))
+    for start in range(0, len(items), cfg.batch_size):
+        chunk = items[start:start + cfg.batch_size]
+        for (k, _), values in zip(chunk, user_attention(model, tokenizer.pad_token_id or 0, [it for _, it in chunk],
+                                                        layers)):
+            turns[k] = values
+            scores[k] = values[-1]
     return scores, turns, {"unscored": unscored, "cut_to_window": truncated, "layers": layers,
                            "scored": len(items)}
 

@@ -1,0 +1,81 @@
+"""Dataset-scope steps whose model scores each record by itself and which then decide over all the
+scores (tag the highest share, report a median): the scoring runs over fixed chunks of records, in
+input order, so that the Ray engine can score the chunks on its workers (`engines/ray_scored.py`),
+with actors that load the model once, and reach the local engine's numbers. A score's last bits
+depend on the other records of its batch (padding, length-sorted batches), so the chunks, not
+the engine, decide the batches.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..decisions import Decisions
+from .conversations import CONVERSATION
+
+SCORE_ROWS = 1024     # records per scoring chunk, on every engine
+
+
+def score_spans(n: int) -> list[tuple[int, int]]:
+    """(offset, rows) of the scoring chunks of `n` records (one empty chunk for none)."""
+    return [(offset, min(SCORE_ROWS, n - offset)) for offset in range(0, n, SCORE_ROWS)] or [(0, 0)]
+
+
+def merged_stats(parts: list[dict]) -> dict:
+    """The chunks' stats together: numbers add up, dictionaries merge the same way, and anything
+    else (a label, a list of layers) is the first chunk's."""
+    total: dict = {}
+    for stats in parts:
+        for key, value in stats.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
+                total.setdefault(key, value)
+            elif isinstance(value, dict):
+                total[key] = merged_stats([total.get(key, {}), value])
+            else:
+                total[key] = total.get(key, 0) + value
+    return total
+
+
+class ChunkedScoring:
+    """A dataset-scope step as two parts: `scored` (a chunk of records -> one row of score columns
+    per record, and stats) and `decide_scored` (every record and every score -> the decisions)."""
+
+    def extra_columns(self) -> list[str]:
+        """Columns the step reads besides the conversation."""
+        return []
+
+    def score_columns(self, data: pl.LazyFrame) -> pl.LazyFrame:
+        names = data.collect_schema().names()
+        wanted = CONVERSATION + [c for c in self.extra_columns() if c not in CONVERSATION]
+        return data.select([c for c in wanted if c in names])
+
+    @staticmethod
+    def chunks(n: int) -> list[tuple[int, int]]:
+        return score_spans(n)
+
+    def scored(self, chunk: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+        raise NotImplementedError
+
+    def decide_scored(self, frame: pl.DataFrame, scores: pl.DataFrame, stats: dict) -> Decisions:
+        raise NotImplementedError
+
+    def use_scores(self, scores: pl.DataFrame, stats: dict) -> None:
+        """Scores for the next `decide`, computed elsewhere over the same chunks (the Ray workers)."""
+        self._given_scores = (scores, stats)
+
+    def decide(self, data: pl.LazyFrame) -> Decisions:
+        frame = self.score_columns(data).collect()
+        given, self._given_scores = getattr(self, "_given_scores", None), None
+        if given is None:
+            from ...progress import Progress
+            parts = []
+            bar = Progress()
+            with bar:
+                task = bar.task(f"{self.name}: scoring", total=frame.height)
+                for offset, rows in self.chunks(frame.height):
+                    parts.append(self.scored(frame.slice(offset, rows)))
+                    bar.advance(task, rows)
+            given = (pl.concat([p for p, _ in parts], how="vertical"), merged_stats([s for _, s in parts]))
+        if given[0].height != frame.height:
+            raise RuntimeError(f"{given[0].height} scored rows for {frame.height} records")
+        return self.decide_scored(frame, *given)
