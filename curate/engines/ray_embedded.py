@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from ..steps.base import Step
-from ..steps.common.chunked_embedding import summed_stats
+from ..steps.common.chunked_scoring import merged_stats
 from ..steps.decisions import ORDER
 from .base import StageCounts
 from .parquet_out import ParquetOut, tmp_name
@@ -139,7 +139,7 @@ def embed_on_workers(ray, step: Step, source: Path, folder: Path, n: int, pool: 
     copies = unpickled(copied, "copies")
     pl.concat([c for c in copies if c is not None] or [pl.DataFrame(
         schema={ORDER: pl.UInt64, "_first": pl.UInt64})]).write_parquet(folder / "copies.parquet")
-    return chunks, summed_stats(stats)
+    return chunks, merged_stats(stats)
 
 
 def run_embedded(ray, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from ..decisions import ORDER
+from .chunked_scoring import fixed_spans, merged_stats
 from .embedding import embed_frame, embedded_texts, embedding_columns, make_embedder
 
 EMBED_ROWS = 8192    # records per embedding call, on every engine
@@ -24,16 +25,7 @@ EMBED_ROWS = 8192    # records per embedding call, on every engine
 
 def chunk_spans(n: int) -> list[tuple[int, int]]:
     """(offset, rows) of the embedding chunks of `n` records."""
-    return [(offset, min(EMBED_ROWS, n - offset)) for offset in range(0, n, EMBED_ROWS)]
-
-
-def summed_stats(embedded: list[dict]) -> dict:
-    """The embedding chunks' stats added up (labels kept)."""
-    total: dict = {}
-    for stats in embedded:
-        for key, value in stats.items():
-            total[key] = total.get(key, 0) + value if isinstance(value, (int, float)) else value
-    return total
+    return fixed_spans(n, EMBED_ROWS)
 
 
 class ChunkedEmbedding:
@@ -103,4 +95,4 @@ class ChunkedEmbedding:
         vectors[copies[ORDER].to_numpy().astype(np.int64)] = vectors[copies["_first"].to_numpy().astype(np.int64)]
         for offset, rows in spans:
             self.remember(frame.slice(offset, rows), vectors[offset:offset + rows])
-        return vectors, summed_stats([s for _, s in embedded])
+        return vectors, merged_stats([s for _, s in embedded])

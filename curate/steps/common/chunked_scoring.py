@@ -16,9 +16,14 @@ from .conversations import CONVERSATION
 SCORE_ROWS = 1024     # records per scoring chunk, on every engine
 
 
+def fixed_spans(n: int, size: int) -> list[tuple[int, int]]:
+    """(offset, rows) of consecutive chunks of `size` over `n` items: the same on every engine."""
+    return [(offset, min(size, n - offset)) for offset in range(0, n, size)]
+
+
 def score_spans(n: int) -> list[tuple[int, int]]:
     """(offset, rows) of the scoring chunks of `n` records (one empty chunk for none)."""
-    return [(offset, min(SCORE_ROWS, n - offset)) for offset in range(0, n, SCORE_ROWS)] or [(0, 0)]
+    return fixed_spans(n, SCORE_ROWS) or [(0, 0)]
 
 
 def merged_stats(parts: list[dict]) -> dict:

@@ -200,7 +200,7 @@ class SemanticDedup(ChunkedEmbedding, Step):
 
     @staticmethod
     def stats(embedded: dict, k: int, dropped: int) -> dict:
-        """The embedding stats (`summed_stats`) with the cluster and drop counts."""
+        """The embedding stats (`merged_stats`) with the cluster and drop counts."""
         return {**embedded, "clusters": int(k), "semantic_duplicates": int(dropped)}
 
     def _priority(self, frame: pl.DataFrame, centroid_sim: np.ndarray) -> np.ndarray:

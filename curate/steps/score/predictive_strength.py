@@ -25,6 +25,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..base import Step, StepConfig, register
+from ..common.chunked_scoring import fixed_spans
 from ..common.text import field_text
 from ..common.conversations import conversation_frame
 from ..decisions import Decisions, keep_all
@@ -78,7 +79,7 @@ PROBE_ROWS = 256     # texts per scoring call, on every engine: a loss's last bi
 
 def probe_chunks(n: int) -> list[tuple[int, int]]:
     """(offset, rows) of the scoring calls over `n` texts."""
-    return [(offset, min(PROBE_ROWS, n - offset)) for offset in range(0, n, PROBE_ROWS)]
+    return fixed_spans(n, PROBE_ROWS)
 
 
 def load_probe(probe: Probe, cfg):
