@@ -177,7 +177,7 @@ class Runner:
     def _step_stage(self, stage: Stage, prev: Path, out: ParquetOut, rejected: ParquetOut) -> StageCounts:
         use = self.recipe.steps[stage.index - 1]
         cls = step_class(use.use)
-        ctx = Context(seed=self.recipe.seed, stage=stage.index, cache_dir=str(self.run_dir / "cache"),
+        ctx = Context(seed=self.recipe.seed, stage=stage.index, cache_dir=str((self.run_dir / "cache").absolute()),
                       base_dir=self.recipe.base_dir, batch_size=self.recipe.batch_size)
         step = cls(build_config(use.use, use.with_), ctx)
         task = self.progress.task(stage.step, total=rows(prev))

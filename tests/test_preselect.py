@@ -95,6 +95,24 @@ def test_preselect_learns_what_strong_records_look_like_and_keeps_them(tmp_path)
     assert rescored["p_pos"].is_between(0, 1).all()
 
 
+def test_preselect_reads_and_scores_the_pool_in_chunks_and_the_chunks_change_nothing(tmp_path, monkeypatch):
+    """The classifier scores the pool chunk by chunk (never every text in memory at once); with
+    chunks of 7 records the selection, scores and ledger are those of one chunk."""
+    import curate.steps.select.preselect as preselect
+    write_jsonl(tmp_path / "pool.jsonl", _pool(30))
+    write_jsonl(tmp_path / "rest.jsonl", [{"instruction": f"Say something about topic {k}.",
+                                           "output": f"Topic {k} is fine."} for k in range(25)])
+    inputs = [{"path": str(tmp_path / "pool.jsonl"), "keep": ["score_predictive"]},
+              {"path": str(tmp_path / "rest.jsonl")}]                           # never scored: no strength
+    steps = [{"use": "select.preselect", "with": {"min_positives": 10, "fraction": 0.4, "epoch": 25, "lr": 0.5}}]
+    whole = run_recipe(tmp_path / "whole", inputs, steps)
+    monkeypatch.setattr(preselect, "CLASSIFY_ROWS", 7)
+    chunked = run_recipe(tmp_path / "chunked", inputs, steps)
+    assert whole.final().height == 34
+    for name in ("final.parquet", "rejected.parquet"):
+        assert (chunked.dir / name).read_bytes() == (whole.dir / name).read_bytes()
+
+
 def test_preselect_says_how_many_positives_it_had(tmp_path):
     from curate.errors import ConfigError
     write_jsonl(tmp_path / "pool.jsonl", _pool(4))
@@ -186,3 +204,18 @@ def test_training_the_same_rows_again_in_one_process_gives_the_same_classifier(t
     for model in models:
         ft.train_rows(rows, model, 0.1, 3, 0.1, 2, 64, 0)
     assert len({m.read_bytes() for m in models}) == 1
+
+
+def test_a_classifier_trained_again_into_the_same_file_is_loaded_again(tmp_path):
+    """A process that loaded a classifier (a worker that scored a run's PreSelect chunks) must not
+    keep scoring with it once the file holds a newer one (the run trained again)."""
+    import curate.models.fasttext_model as ft
+    rows = [f"__label__{'pos' if k % 2 else 'neg'} {'bread yeast flour' if k % 2 else 'noise zzz qqq'} {k}"
+            for k in range(200)]
+    ft.train_rows(rows, tmp_path / "m.bin", 0.1, 5, 0.5, 2, 16, 0)
+    before = ft.predict_all(ft.load(tmp_path / "m.bin"), ["bread yeast flour"])["pos"][0]
+    flipped = [r.replace("__label__pos", "__label__x").replace("__label__neg", "__label__pos")
+               .replace("__label__x", "__label__neg") for r in rows]
+    ft.train_rows(flipped, tmp_path / "m.bin", 0.1, 5, 0.5, 2, 16, 0)
+    after = ft.predict_all(ft.load(tmp_path / "m.bin"), ["bread yeast flour"])["pos"][0]
+    assert before > 0.9 and after < 0.1

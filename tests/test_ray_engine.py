@@ -459,6 +459,38 @@ def test_model_scores_of_dataset_steps_are_computed_on_the_workers(engine, tmp_p
     assert files_of(on_ray.dir) == files_of(local.dir)
 
 
+def test_preselect_trains_on_the_driver_and_its_classifier_scores_the_pool_on_the_workers(
+        engine, tmp_path, monkeypatch):
+    """`select.preselect`: the driver reads only the scored records and trains the classifier into
+    the run folder; the workers score the pool's chunks with it (the driver predicts nothing);
+    the driver keeps the top share. Files and stats are the local engine's."""
+    import curate.models.fasttext_model as ft
+    import curate.steps.select.preselect as preselect
+    monkeypatch.setattr(preselect, "CLASSIFY_ROWS", 45)                    # 5 chunks of the 200 records
+    strong = [{"instruction": f"Explain step {k} of baking bread with yeast and flour.",
+               "output": f"Knead the dough, then let it rise for {k + 1} hours.", "strength": 1.0} for k in range(30)]
+    weak = [{"instruction": f"Write noise {k}.", "output": f"zzz qqq {k} xxx", "strength": 0.1} for k in range(30)]
+    write_jsonl(tmp_path / "scored.jsonl", [r for pair in zip(strong, weak) for r in pair])
+    write_jsonl(tmp_path / "pool.jsonl", [alpaca(i) if i % 2 else {"instruction": f"How long does dough {i} rise?",
+                                                                  "output": "Bake bread with yeast."}
+                                          for i in range(140)])
+    recipe = Recipe(name="preselect", batch_size=40, inputs=[
+        {"path": str(tmp_path / "scored.jsonl"), "keep": ["strength"]}, {"path": str(tmp_path / "pool.jsonl")}],
+        steps=[{"use": "select.preselect", "with": {"strength": "strength", "min_positives": 10, "fraction": 0.3,
+                                                    "epoch": 25, "lr": 0.5}}])
+    local = run(recipe, out=tmp_path / "local")
+    monkeypatch.setattr(ft, "predict_all", lambda *a: (_ for _ in ()).throw(
+        AssertionError("the driver scored records with the classifier")))
+    on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
+    stats = [{k: v for k, v in s["stats"].items() if k != "classifier"} for s in (local, on_ray)
+             for s in [s.manifest["stages"][1]]]
+    assert stats[0] == stats[1] and stats[0]["positives"] == 30 and stats[0]["kept"] == 60
+    assert Path(on_ray.manifest["stages"][1]["stats"]["classifier"]).is_file()
+    assert files_of(on_ray.dir) == files_of(local.dir)
+    kept = pl.read_parquet(local.dir / "final.parquet")
+    assert kept.filter(pl.col("instruction").str.contains("bread|dough")).height >= 50   # it learned something
+
+
 def forget_embeddings(stage: Path, config: dict) -> None:
     """Take a stage's texts out of the embedding cache, so the next run starts as cold as the last."""
     from curate.models.embed_cache import EmbeddingCache, text_key

@@ -1,11 +1,14 @@
 """Dataset-scope steps that score each record with a model and then decide over all the scores
-(`score.ifd`, `tag.context_dependency`; `steps/common/chunked_scoring.py`) on a Ray cluster.
+(`score.ifd`, `tag.context_dependency`, `select.preselect`; `steps/common/chunked_scoring.py`)
+on a Ray cluster.
 
 The workers score the step's chunks of the stage file: an actor pool whose actors load the model
 once each (on a GPU where there is one) reads each chunk from shared storage and sends back its
 score columns and stats. The driver joins them in chunk order and runs the step's own decision
-over every score (a share of the highest tagged, a median), as locally. The chunks are the local
-engine's, so the scores and the stage file are the same on both engines.
+over every score (a share of the highest tagged, a median, a top share), as locally. Work that
+must see every record before any is scored (`select.preselect` trains its classifier) runs on
+the driver first; the workers read what it made from the run folder (shared storage). The
+chunks are the local engine's, so the scores and the stage file are the same on both engines.
 """
 
 from __future__ import annotations
@@ -42,12 +45,14 @@ def score_chunks(batch, payload: bytes, source: str):
 
 def run_scored(ray, step: Step, source: Path, out: ParquetOut, rejected: ParquetOut, stage: int,
                batch_size: int, work: list[dict], pool: int, advance: Callable[[int], None]) -> StageCounts:
-    """The chunks scored on the workers, then the step's own `decide` on the driver with them."""
+    """The step's preparation on the driver (a classifier trained), the chunks scored on the
+    workers, then the step's own `decide` on the driver with the scores."""
     from .local import LocalEngine
+    prepared = step.prepare_scoring(pl.scan_parquet(source).with_row_index(ORDER))
     n = sum(w["rows"] for w in work)
     chunks = [{"part": i, "offset": offset, "rows": rows} for i, (offset, rows) in enumerate(step.chunks(n))]
     results = map_items(ray, chunks, actor_for(step_payload(step), score_chunks, source=str(source.resolve())),
                         min(pool, len(chunks)), num_gpus=gpus_per_actor(ray, step))
     parts = [pickle.loads(row["scored"]) for row in in_part_order(ray, results, step.name, len(chunks))]
-    step.use_scores(pl.concat([p for p, _ in parts], how="vertical"), merged_stats([s for _, s in parts]))
+    step.use_scores(pl.concat([p for p, _ in parts], how="vertical"), merged_stats([prepared] + [s for _, s in parts]))
     return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)

@@ -28,8 +28,18 @@ def resolve_path(model: str, base_dir: str | None = None) -> Path:
     return path
 
 
-@lru_cache(maxsize=8)
 def load(path: Path):
+    """The classifier in `path`, loaded once per process while the file stays as it is: a model
+    trained again into the same file (a rerun, PreSelect's classifier) is loaded again."""
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise ConfigError(f"cannot read fastText model {path}: {exc.strerror}") from None
+    return _load(Path(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int, size: int):
     import fasttext
     fasttext.FastText.eprint = lambda *a, **k: None      # silence the load_model deprecation notice
     try:
@@ -132,7 +142,7 @@ def _train_in_fresh_process(train_file: Path, out: Path, settings: dict, rows: i
                 raise ConfigError(f"fastText training failed ({exc}) on {rows} training rows at lr "
                                   f"{settings['lr']}: give more rows or a lower lr") from None
             raise ConfigError(f"fastText training failed in its worker process: {exc}") from None
-    return load.__wrapped__(out)
+    return load(out)
 
 
 MAX_BUCKETS = 2_000_000       # fastText's default, which alone makes a 512 MB model at dim 64

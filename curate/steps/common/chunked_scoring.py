@@ -42,7 +42,8 @@ def merged_stats(parts: list[dict]) -> dict:
 
 
 class ChunkedScoring:
-    """A dataset-scope step as two parts: `scored` (a chunk of records -> one row of score columns
+    """A dataset-scope step as parts: `prepare_scoring` (once, over every record, before any chunk
+    is scored: e.g. train the scorer), `scored` (a chunk of records -> one row of score columns
     per record, and stats) and `decide_scored` (every record and every score -> the decisions)."""
 
     def extra_columns(self) -> list[str]:
@@ -50,9 +51,20 @@ class ChunkedScoring:
         return []
 
     def score_columns(self, data: pl.LazyFrame) -> pl.LazyFrame:
+        """What `scored` reads of each chunk."""
         names = data.collect_schema().names()
         wanted = CONVERSATION + [c for c in self.extra_columns() if c not in CONVERSATION]
         return data.select([c for c in wanted if c in names])
+
+    def decide_columns(self, data: pl.LazyFrame) -> pl.LazyFrame | None:
+        """What `decide_scored` reads of every record; None: what `scored` reads (then the chunks
+        are cut from it, not read again)."""
+        return None
+
+    def prepare_scoring(self, data: pl.LazyFrame) -> dict:
+        """Work over every record before the chunks are scored, on the driver on every engine;
+        its stats join the chunks'."""
+        return {}
 
     @staticmethod
     def chunks(n: int) -> list[tuple[int, int]]:
@@ -65,22 +77,26 @@ class ChunkedScoring:
         raise NotImplementedError
 
     def use_scores(self, scores: pl.DataFrame, stats: dict) -> None:
-        """Scores for the next `decide`, computed elsewhere over the same chunks (the Ray workers)."""
+        """Scores for the next `decide`, computed elsewhere over the same chunks (the Ray workers),
+        with the stats of `prepare_scoring` and of every chunk."""
         self._given_scores = (scores, stats)
 
     def decide(self, data: pl.LazyFrame) -> Decisions:
-        frame = self.score_columns(data).collect()
+        own = self.decide_columns(data)
+        frame = (self.score_columns(data) if own is None else own).collect()
         given, self._given_scores = getattr(self, "_given_scores", None), None
         if given is None:
             from ...progress import Progress
-            parts = []
+            parts = [(None, self.prepare_scoring(data))]
             bar = Progress()
             with bar:
                 task = bar.task(f"{self.name}: scoring", total=frame.height)
                 for offset, rows in self.chunks(frame.height):
-                    parts.append(self.scored(frame.slice(offset, rows)))
+                    chunk = frame.slice(offset, rows) if own is None else \
+                        self.score_columns(data.slice(offset, rows)).collect()
+                    parts.append(self.scored(chunk))
                     bar.advance(task, rows)
-            given = (pl.concat([p for p, _ in parts], how="vertical"), merged_stats([s for _, s in parts]))
+            given = (pl.concat([p for p, _ in parts[1:]], how="vertical"), merged_stats([s for _, s in parts]))
         if given[0].height != frame.height:
             raise RuntimeError(f"{given[0].height} scored rows for {frame.height} records")
         return self.decide_scored(frame, *given)
