@@ -99,11 +99,10 @@ def test_preselect_reads_and_scores_the_pool_in_chunks_and_the_chunks_change_not
     """The classifier scores the pool chunk by chunk (never every text in memory at once); with
     chunks of 7 records the selection, scores and ledger are those of one chunk."""
     import curate.steps.select.preselect as preselect
-    write_jsonl(tmp_path / "pool.jsonl", _pool(30))
-    write_jsonl(tmp_path / "rest.jsonl", [{"instruction": f"Say something about topic {k}.",
-                                           "output": f"Topic {k} is fine."} for k in range(25)])
-    inputs = [{"path": str(tmp_path / "pool.jsonl"), "keep": ["score_predictive"]},
-              {"path": str(tmp_path / "rest.jsonl")}]                           # never scored: no strength
+    write_jsonl(tmp_path / "pool.jsonl", _pool(30) + [{"instruction": f"Say something about topic {k}.",
+                                                       "output": f"Topic {k} is fine.", "score_predictive": None}
+                                                      for k in range(25)])      # never scored: no strength
+    inputs = [{"path": str(tmp_path / "pool.jsonl"), "keep": ["score_predictive"]}]
     steps = [{"use": "select.preselect", "with": {"min_positives": 10, "fraction": 0.4, "epoch": 25, "lr": 0.5}}]
     whole = run_recipe(tmp_path / "whole", inputs, steps)
     monkeypatch.setattr(preselect, "CLASSIFY_ROWS", 7)

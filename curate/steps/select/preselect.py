@@ -71,9 +71,10 @@ class SelectPreselect(ChunkedScoring, Step):
         cfg = self.config
         if cfg.strength not in data.collect_schema().names():
             raise ConfigError(f"select.preselect: no column {cfg.strength!r}; run score.predictive_strength first")
-        value = pl.col(cfg.strength).cast(pl.Float64)
-        frame = data.filter(value.is_not_null() & value.is_not_nan()) \
-            .select(value.alias("_s"), classifier_text(cfg.fields).alias("_text")).collect()
+        # cast, then filter: polars 2.1 fails a strict cast pushed into the Parquet scan on nulls
+        frame = data.select(pl.col(cfg.strength).cast(pl.Float64).alias("_s"),
+                            classifier_text(cfg.fields).alias("_text")) \
+            .filter(pl.col("_s").is_not_null() & pl.col("_s").is_not_nan()).collect()
         strength = frame["_s"].to_numpy()
         perfect = np.flatnonzero(strength >= 1.0)
         order = np.argsort(-strength, kind="stable")
