@@ -1,0 +1,100 @@
+"""Benchmark: `select.preselect` over a large pool, chunked (now, local and on Ray) beside the
+previous implementation, which read every text of the pool into the driver and scored them in one
+call (`predict_many`, spread over the cores), in one run.
+
+    python benchmarks/preselect_pool.py [--n 1000000] [--every 50] [--baseline b80e45f]
+
+Records: benchmarks/make_records.py's. One record in `every` has a predictive strength (seeded:
+a tenth at 1.0, the rest uniform), as `score.predictive_strength` leaves a sample scored; the
+others have none. The recipe is the one step, at its defaults (the top 10% of characters). The
+baseline is the given commit's code (a git worktree), run by the same interpreter. Reported per
+run: wall seconds and the peak summed RSS of the whole process tree; the step's stage: its
+seconds and the run's own peak (`peak_rss_mib`). final.parquet and rejected.parquet are compared
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import orjson
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale import ROOT, measure_tree  # noqa: E402
+
+WORK = ROOT / "benchmarks" / "work" / "preselect_pool"
+
+
+def pool(n: int, every: int) -> Path:
+    """make_records' records, one in `every` with a `strength`, written once."""
+    import make_records
+    out = WORK / f"pool-{n}-{every}.jsonl"
+    if out.is_file():
+        return out
+    data = ROOT / "benchmarks" / "work" / f"n{n}"
+    if not (data / "records.jsonl").is_file():
+        make_records.main(n, data)
+    rng = np.random.default_rng(0)
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(data / "records.jsonl", "rb") as src, open(out, "wb") as dst:
+        for k, line in enumerate(src):
+            record = orjson.loads(line)
+            if k % every == 0:
+                record["strength"] = 1.0 if rng.random() < 0.1 else round(float(rng.random()), 3)
+            dst.write(orjson.dumps(record) + b"\n")
+    return out
+
+
+def baseline_tree(commit: str) -> Path:
+    """The baseline's code, checked out once beside the work files."""
+    folder = WORK / f"baseline-{commit}"
+    if not (folder / "curate").is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), commit], check=True)
+    return folder
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--every", type=int, default=50, help="one record in this many has a strength")
+    ap.add_argument("--baseline", default="b80e45f", help="the commit whose preselect read the whole pool")
+    args = ap.parse_args()
+    records = pool(args.n, args.every)
+    recipe = WORK / f"preselect-{args.n}.yaml"
+    recipe.write_text(yaml.safe_dump({"name": "preselect", "steps": [
+        {"use": "select.preselect", "with": {"strength": "strength"}}], "inputs": [
+        {"path": str(records), "format": "alpaca", "keep": ["strength"]}]}, sort_keys=False))
+    curate = str(Path(sys.executable).with_name("curate"))
+    old = {**os.environ, "PYTHONPATH": str(baseline_tree(args.baseline))}
+    runs = {}
+    for name, engine, env in (("before", [], old), ("local", [], None),
+                              ("ray-2", ["--engine", "ray", "--workers", "2"], None)):
+        out = WORK / "runs" / name
+        shutil.rmtree(out, ignore_errors=True)
+        log = WORK / f"{name}.log"
+        r = measure_tree([curate, "run", str(recipe), "--fresh", "-q", "--out", str(out), *engine], log, env)
+        if r["exit"]:
+            sys.exit(f"{name} failed: see {log}")
+        runs[name] = Path(log.read_text().strip().splitlines()[-1])
+        stage = json.loads((runs[name] / "manifest.json").read_text())["stages"][-1]
+        print(f"{name:<6} {r['seconds']:7.1f} s  tree peak {r['peak_gib']:5.2f} GiB  preselect stage "
+              f"{stage['seconds']:6.1f} s, run's peak {stage['peak_rss_mib']:7.1f} MiB  kept {stage['kept']:,} "
+              f"({stage['stats']['positives']:,} positives)", flush=True)
+    for name in ("local", "ray-2"):
+        same = all((runs[name] / f).read_bytes() == (runs["before"] / f).read_bytes()
+                   for f in ("final.parquet", "rejected.parquet"))
+        print(f"{name}: final.parquet and rejected.parquet identical to before: {'yes' if same else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
