@@ -38,7 +38,7 @@ from .ray_workers import actor_for, built_step, listed_slices, map_items, step_p
 
 def embeds_records(step: Step) -> bool:
     return all(hasattr(step, name) for name in ("chunks", "chunk_columns", "embedded", "text_keys", "copies",
-                                                "remember", "use_vectors", "wants_vectors"))
+                                                "remember", "use_computed", "wants_vectors"))
 
 
 def vector_file(folder: str | Path, part: int) -> Path:
@@ -155,7 +155,7 @@ def run_embedded(ray, step: Step, source: Path, out: ParquetOut, rejected: Parqu
         map_items(ray, chunks, remember_chunks, min(pool, len(chunks)), fn_kwargs={
             "payload": step_payload(step), "source": str(source.resolve()), "folder": str(folder),
             "offsets": offsets}).materialize()
-        step.use_vectors(ChunkVectors(folder, offsets).unified(np.arange(n)), stats)
+        step.use_computed(ChunkVectors(folder, offsets).unified(np.arange(n)), stats)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)

@@ -29,7 +29,7 @@ from .ray_workers import actor_for, built_step, listed_slices, map_items, step_p
 
 
 def scores_in_chunks(step: Step) -> bool:
-    return all(hasattr(step, name) for name in ("chunks", "score_columns", "scored", "use_scores"))
+    return all(hasattr(step, name) for name in ("chunks", "score_columns", "scored", "use_computed"))
 
 
 def score_chunks(batch, payload: bytes, source: str):
@@ -54,5 +54,6 @@ def run_scored(ray, step: Step, source: Path, out: ParquetOut, rejected: Parquet
     results = map_items(ray, chunks, actor_for(step_payload(step), score_chunks, source=str(source.resolve())),
                         min(pool, len(chunks)), num_gpus=gpus_per_actor(ray, step))
     parts = [pickle.loads(row["scored"]) for row in in_part_order(ray, results, step.name, len(chunks))]
-    step.use_scores(pl.concat([p for p, _ in parts], how="vertical"), merged_stats([prepared] + [s for _, s in parts]))
+    step.use_computed(pl.concat([p for p, _ in parts], how="vertical"),
+                      merged_stats([prepared] + [s for _, s in parts]))
     return LocalEngine().run_step(step, source, out, rejected, stage, batch_size, advance)

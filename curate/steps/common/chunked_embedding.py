@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from ..decisions import ORDER
-from .chunked_scoring import fixed_spans, merged_stats
+from .chunked_scoring import ComputedElsewhere, fixed_spans, merged_stats
 from .embedding import embed_frame, embedded_texts, embedding_columns, make_embedder
 
 EMBED_ROWS = 8192    # records per embedding call, on every engine
@@ -28,7 +28,7 @@ def chunk_spans(n: int) -> list[tuple[int, int]]:
     return fixed_spans(n, EMBED_ROWS)
 
 
-class ChunkedEmbedding:
+class ChunkedEmbedding(ComputedElsewhere):
     """For a dataset-scope step with an `EmbeddingConfig` that embeds every record: its parts (each
     run by the Ray engine where the data is) and `embed_all`, which runs them here."""
 
@@ -76,14 +76,10 @@ class ChunkedEmbedding:
             self._embedder = make_embedder(self.config)
         return self._embedder
 
-    def use_vectors(self, vectors: np.ndarray, stats: dict) -> None:
-        """Vectors for the next `embed_all`, computed elsewhere by the same rules (the Ray workers)."""
-        self._given = (vectors, stats)
-
     def embed_all(self, frame: pl.DataFrame) -> tuple[np.ndarray, dict]:
         """Every record's vector (rows of `frame`, whose `_order` is its row position) by the rules
         above, and the embedding stats added up over the chunks."""
-        given, self._given = getattr(self, "_given", None), None
+        given = self.take_computed()                # on Ray: the workers' vectors
         if given is not None:
             if len(given[0]) != frame.height:
                 raise RuntimeError(f"{len(given[0])} vectors given for {frame.height} records")

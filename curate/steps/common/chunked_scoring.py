@@ -41,7 +41,21 @@ def merged_stats(parts: list[dict]) -> dict:
     return total
 
 
-class ChunkedScoring:
+class ComputedElsewhere:
+    """A step whose chunks another engine can compute (the Ray workers, by the same rules) and hand
+    back, for the next `decide` to use instead of computing them here."""
+
+    def use_computed(self, results, stats: dict) -> None:
+        """Every chunk's results joined in chunk order, and their stats added up."""
+        self._computed = (results, stats)
+
+    def take_computed(self):
+        """What was handed over, once; None: compute it here."""
+        given, self._computed = getattr(self, "_computed", None), None
+        return given
+
+
+class ChunkedScoring(ComputedElsewhere):
     """A dataset-scope step as parts: `prepare_scoring` (once, over every record, before any chunk
     is scored: e.g. train the scorer), `scored` (a chunk of records -> one row of score columns
     per record, and stats) and `decide_scored` (every record and every score -> the decisions)."""
@@ -76,15 +90,10 @@ class ChunkedScoring:
     def decide_scored(self, frame: pl.DataFrame, scores: pl.DataFrame, stats: dict) -> Decisions:
         raise NotImplementedError
 
-    def use_scores(self, scores: pl.DataFrame, stats: dict) -> None:
-        """Scores for the next `decide`, computed elsewhere over the same chunks (the Ray workers),
-        with the stats of `prepare_scoring` and of every chunk."""
-        self._given_scores = (scores, stats)
-
     def decide(self, data: pl.LazyFrame) -> Decisions:
         own = self.decide_columns(data)
         frame = (self.score_columns(data) if own is None else own).collect()
-        given, self._given_scores = getattr(self, "_given_scores", None), None
+        given = self.take_computed()     # on Ray: the workers' scores, with `prepare_scoring`'s stats
         if given is None:
             from ...progress import Progress
             parts = [(None, self.prepare_scoring(data))]
