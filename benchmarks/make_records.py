@@ -66,5 +66,24 @@ def main(n: int, out_dir: Path, seed: int = 0) -> None:
                                 ensure_ascii=False) + "\n")
 
 
+def records_with(n: int, out: Path, change) -> Path:
+    """`n` of these records (generated once into benchmarks/work/n{n}), each passed through
+    `change(k, record, rng)` (which adds a field), written to `out` once."""
+    if out.is_file():
+        return out
+    data = Path(__file__).resolve().parent / "work" / f"n{n}"
+    if not (data / "records.jsonl").is_file():
+        main(n, data)
+    import orjson
+    rng = np.random.default_rng(0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(data / "records.jsonl", "rb") as src, open(out, "wb") as dst:
+        for k, line in enumerate(src):
+            record = orjson.loads(line)
+            change(k, record, rng)
+            dst.write(orjson.dumps(record) + b"\n")
+    return out
+
+
 if __name__ == "__main__":
     main(int(sys.argv[1]), Path(sys.argv[2]))

@@ -23,8 +23,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import orjson
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,21 +34,11 @@ WORK = ROOT / "benchmarks" / "work" / "preselect_pool"
 def pool(n: int, every: int) -> Path:
     """make_records' records, one in `every` with a `strength`, written once."""
     import make_records
-    out = WORK / f"pool-{n}-{every}.jsonl"
-    if out.is_file():
-        return out
-    data = ROOT / "benchmarks" / "work" / f"n{n}"
-    if not (data / "records.jsonl").is_file():
-        make_records.main(n, data)
-    rng = np.random.default_rng(0)
-    WORK.mkdir(parents=True, exist_ok=True)
-    with open(data / "records.jsonl", "rb") as src, open(out, "wb") as dst:
-        for k, line in enumerate(src):
-            record = orjson.loads(line)
-            if k % every == 0:
-                record["strength"] = 1.0 if rng.random() < 0.1 else round(float(rng.random()), 3)
-            dst.write(orjson.dumps(record) + b"\n")
-    return out
+
+    def strength(k: int, record: dict, rng) -> None:
+        if k % every == 0:
+            record["strength"] = 1.0 if rng.random() < 0.1 else round(float(rng.random()), 3)
+    return make_records.records_with(n, WORK / f"pool-{n}-{every}.jsonl", strength)
 
 
 def baseline_tree(commit: str) -> Path:

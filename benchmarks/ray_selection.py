@@ -18,8 +18,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-import orjson
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,20 +31,10 @@ STEPS = [{"use": "select.sample", "with": {"fraction": 0.8}},
 def scored_records(n: int) -> Path:
     """make_records' records with a `score` field, written once."""
     import make_records
-    out = WORK / f"scored-{n}.jsonl"
-    if out.is_file():
-        return out
-    data = ROOT / "benchmarks" / "work" / f"n{n}"
-    if not (data / "records.jsonl").is_file():
-        make_records.main(n, data)
-    rng = np.random.default_rng(0)
-    WORK.mkdir(parents=True, exist_ok=True)
-    with open(data / "records.jsonl", "rb") as src, open(out, "wb") as dst:
-        for line in src:
-            record = orjson.loads(line)
-            record["score"] = None if rng.random() < 0.01 else int(rng.integers(0, 1000))
-            dst.write(orjson.dumps(record) + b"\n")
-    return out
+
+    def score(k: int, record: dict, rng) -> None:
+        record["score"] = None if rng.random() < 0.01 else int(rng.integers(0, 1000))
+    return make_records.records_with(n, WORK / f"scored-{n}.jsonl", score)
 
 
 def main() -> None:
