@@ -202,6 +202,25 @@ def test_select_tasks_keeps_the_closest_sources_and_ledgers_the_rest(tmp_path):
     assert stats["kept_tasks"] == ["spanish"] and [r["candidate"] for r in stats["ranking"]] == ["spanish", "arithmetic"]
 
 
+def test_select_tasks_reads_the_texts_of_its_sampled_examples_only(tmp_path, monkeypatch):
+    """A task's examples are a seeded sample of `max_examples`; the step reads every record's task,
+    but the texts of the sampled records only (a pool of millions stays off the driver)."""
+    from conftest import run_recipe
+    import curate.steps.select.tasks as tasks
+    _tasks(tmp_path)
+    read = []
+    real = tasks.collect_for_embedding
+    monkeypatch.setattr(tasks, "collect_for_embedding", lambda data, *a: read.append(real(data, *a)) or read[-1])
+    inputs = [{"path": str(tmp_path / "spanish.jsonl"), "source": "spanish"},
+              {"path": str(tmp_path / "arithmetic.jsonl"), "source": "arithmetic"}]
+    step = {"use": "select.tasks", "with": {"target": str(tmp_path / "target.jsonl"), "top_k": 1, "max_examples": 4}}
+    result = run_recipe(tmp_path, inputs, [step])
+    stats = next(s for s in result.manifest["stages"] if s["step"] == "select.tasks")["stats"]
+    assert [r["examples"] for r in stats["ranking"]] == [4, 4]
+    assert sum(f.height for f in read) == 8 and set(read[0]["source"]) == {"spanish", "arithmetic"}
+    assert result.final().height + pl.read_parquet(result.dir / "rejected.parquet").height == 20
+
+
 def test_a_transfer_matrix_can_compare_a_continuous_column_and_names_the_ones_it_has(tmp_path):
     """`metric: margin` reads the scorer's log-probability lead (higher is better even where the
     suite's `score` is a loss); a column the results lack is an error listing those they have."""

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ..base import Step, register
 from ..common.embedding import EmbeddingConfig, collect_for_embedding
-from ..decisions import Decisions, verdicts
+from ..decisions import ORDER, Decisions, verdicts
 
 
 @register("select.tasks")
@@ -41,18 +41,21 @@ class SelectTasks(Step):
         from ..base import resolve_step_file
         from ..common.task_ranking import rank_frames
         cfg = self.config
-        frame = collect_for_embedding(data, cfg, [cfg.group_by])
-        if cfg.group_by not in frame.columns:
+        if cfg.group_by not in data.collect_schema().names():
             from ...errors import ConfigError
             raise ConfigError(f"select.tasks: no column {cfg.group_by!r} to group tasks by")
         target_path = resolve_step_file(cfg.target, self.ctx.base_dir, "select.tasks.target")[0]
         target = load_records(str(target_path))
-        groups = frame[cfg.group_by].cast(pl.Utf8).fill_null("(none)")
-        frame = frame.with_columns(groups.alias("_task"))
-        samples = {}
+        frame = data.select(ORDER, "id", pl.col(cfg.group_by).cast(pl.Utf8).fill_null("(none)").alias("_task")) \
+            .collect()                                   # every record's task; texts only for the samples
+        chosen = {}
         for (name,), part in frame.group_by("_task", maintain_order=True):
-            samples[str(name)] = part if part.height <= cfg.max_examples else \
-                part.sample(cfg.max_examples, seed=self.ctx.seed).sort("_order")
+            chosen[str(name)] = part if part.height <= cfg.max_examples else \
+                part.sample(cfg.max_examples, seed=self.ctx.seed).sort(ORDER)
+        wanted = pl.concat([part[ORDER] for part in chosen.values()]) if chosen else pl.Series(ORDER, [], pl.UInt32)
+        texts = collect_for_embedding(data.filter(pl.col(ORDER).is_in(wanted.implode())), cfg, [cfg.group_by])
+        samples = {name: texts.join(part.select(ORDER), on=ORDER, how="semi", maintain_order="left")
+                   for name, part in chosen.items()}
         sample_target = target if target.height <= cfg.max_examples else target.sample(cfg.max_examples,
                                                                                         seed=self.ctx.seed)
         measures = list(DEFAULT_MEASURES) if cfg.measure == "combined" else [cfg.measure]
