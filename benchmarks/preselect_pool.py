@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import ROOT, measure_tree  # noqa: E402
+from scale import ROOT, same_files, timed_run  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "preselect_pool"
 
@@ -62,27 +62,18 @@ def main() -> None:
     recipe.write_text(yaml.safe_dump({"name": "preselect", "steps": [
         {"use": "select.preselect", "with": {"strength": "strength"}}], "inputs": [
         {"path": str(records), "format": "alpaca", "keep": ["strength"]}]}, sort_keys=False))
-    curate = str(Path(sys.executable).with_name("curate"))
     old = {**os.environ, "PYTHONPATH": str(baseline_tree(args.baseline))}
     runs = {}
-    for name, engine, env in (("before", [], old), ("local", [], None),
-                              ("ray-2", ["--engine", "ray", "--workers", "2"], None)):
-        out = WORK / "runs" / name
-        shutil.rmtree(out, ignore_errors=True)
-        log = WORK / f"{name}.log"
-        r = measure_tree([curate, "run", str(recipe), "--fresh", "-q", "--out", str(out), *engine], log, env)
-        if r["exit"]:
-            sys.exit(f"{name} failed: see {log}")
-        runs[name] = Path(log.read_text().strip().splitlines()[-1])
+    for name, engine, env in (("before", (), old), ("local", (), None),
+                              ("ray-2", ("--engine", "ray", "--workers", "2"), None)):
+        r, runs[name] = timed_run(recipe, WORK / "runs" / name, WORK / f"{name}.log", engine, env)
         stage = json.loads((runs[name] / "manifest.json").read_text())["stages"][-1]
         print(f"{name:<6} {r['seconds']:7.1f} s  tree peak {r['peak_gib']:5.2f} GiB  preselect stage "
               f"{stage['seconds']:6.1f} s, run's peak {stage['peak_rss_mib']:7.1f} MiB  kept {stage['kept']:,} "
               f"({stage['stats']['positives']:,} positives)", flush=True)
     for name in ("local", "ray-2"):
-        same = all((runs[name] / f).read_bytes() == (runs["before"] / f).read_bytes()
-                   for f in ("final.parquet", "rejected.parquet"))
-        print(f"{name}: final.parquet and rejected.parquet identical to before: {'yes' if same else 'NO'}")
-
+        print(f"{name}: final.parquet and rejected.parquet identical to before: "
+              f"{'yes' if same_files(runs[name], runs['before']) else 'NO'}")
 
 if __name__ == "__main__":
     main()

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import ROOT, measure_tree  # noqa: E402
+from scale import ROOT, same_files, timed_run  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "ray_selection"
 STEPS = [{"use": "select.sample", "with": {"fraction": 0.8}},
@@ -45,29 +44,17 @@ def main() -> None:
     recipe = WORK / f"selection-{args.n}.yaml"
     recipe.write_text(yaml.safe_dump({"name": "selection", "steps": STEPS, "inputs": [
         {"path": str(records), "format": "alpaca", "keep": ["score"]}]}, sort_keys=False))
-    curate = str(Path(sys.executable).with_name("curate"))
     runs = {}
     for engine in ("local", "ray-2"):
-        out = WORK / "runs" / engine
-        shutil.rmtree(out, ignore_errors=True)
-        cmd = [curate, "run", str(recipe), "--fresh", "-q", "--out", str(out)]
-        if engine != "local":
-            cmd += ["--engine", "ray", "--workers", "2"]
-        log = WORK / f"{engine}.log"
-        r = measure_tree(cmd, log)
-        if r["exit"]:
-            sys.exit(f"{engine} failed: see {log}")
-        run_dir = Path(log.read_text().strip().splitlines()[-1])
-        runs[engine] = run_dir
-        stages = json.loads((run_dir / "manifest.json").read_text())["stages"][1:]
+        engine_args = () if engine == "local" else ("--engine", "ray", "--workers", "2")
+        r, runs[engine] = timed_run(recipe, WORK / "runs" / engine, WORK / f"{engine}.log", engine_args)
+        stages = json.loads((runs[engine] / "manifest.json").read_text())["stages"][1:]
         print(f"{engine:<6} {r['seconds']:7.1f} s  tree peak {r['peak_gib']:5.2f} GiB  kept "
               f"{stages[-1]['kept']:,}")
         for s in stages:
             print(f"   {s['step']:<14} {s['seconds']:7.1f} s  driver peak {s['peak_rss_mib']:7.1f} MiB")
-    same = all((runs["ray-2"] / f).read_bytes() == (runs["local"] / f).read_bytes()
-               for f in ("final.parquet", "rejected.parquet"))
+    same = same_files(runs["ray-2"], runs["local"])
     print(f"identical final.parquet and rejected.parquet: {'yes' if same else 'NO'}")
-
 
 if __name__ == "__main__":
     main()

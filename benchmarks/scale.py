@@ -73,6 +73,22 @@ def measure_tree(cmd: list[str], log: Path, env: dict | None = None) -> dict:
     return {"seconds": time.perf_counter() - start, "peak_gib": peak / 2**30, "exit": code}
 
 
+def timed_run(recipe: Path, out: Path, log: Path, args: tuple = (), env: dict | None = None) -> tuple[dict, Path]:
+    """`curate run RECIPE --fresh -q --out OUT ARGS`, measured (`measure_tree`), and its run folder;
+    a failed run stops the benchmark, naming its log."""
+    shutil.rmtree(out, ignore_errors=True)
+    curate = str(Path(sys.executable).with_name("curate"))
+    r = measure_tree([curate, "run", str(recipe), "--fresh", "-q", "--out", str(out), *args], log, env)
+    if r["exit"]:
+        sys.exit(f"{out.name} failed: see {log}")
+    return r, Path(log.read_text().strip().splitlines()[-1])
+
+
+def same_files(a: Path, b: Path) -> bool:
+    """Whether two runs' final.parquet and rejected.parquet are byte-identical."""
+    return all((a / f).read_bytes() == (b / f).read_bytes() for f in ("final.parquet", "rejected.parquet"))
+
+
 def recipe_for(records: Path, out: Path, steps_from: Path) -> Path:
     """A recipe's steps (clean.yaml's by default) over one generated file (paths in steps resolve
     from the repository)."""

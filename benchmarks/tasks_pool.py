@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from preselect_pool import baseline_tree  # noqa: E402
-from scale import ROOT, measure_tree  # noqa: E402
+from scale import ROOT, same_files, timed_run  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "tasks_pool"
 
@@ -46,25 +45,16 @@ def main() -> None:
     recipe.write_text(yaml.safe_dump({"name": "tasks", "steps": [
         {"use": "select.tasks", "with": {"target": str(WORK / "target.jsonl"), "group_by": "group"}}], "inputs": [
         {"path": str(records), "format": "alpaca", "keep": ["group"]}]}, sort_keys=False))
-    curate = str(Path(sys.executable).with_name("curate"))
     old = {**os.environ, "PYTHONPATH": str(baseline_tree(args.baseline))}
     runs = {}
     for name, env in (("warm-up", None), ("before", old), ("now", None)):
-        out = WORK / "runs" / name
-        shutil.rmtree(out, ignore_errors=True)
-        log = WORK / f"{name}.log"
-        r = measure_tree([curate, "run", str(recipe), "--fresh", "-q", "--out", str(out)], log, env)
-        if r["exit"]:
-            sys.exit(f"{name} failed: see {log}")
-        runs[name] = Path(log.read_text().strip().splitlines()[-1])
+        r, runs[name] = timed_run(recipe, WORK / "runs" / name, WORK / f"{name}.log", (), env)
         stage = json.loads((runs[name] / "manifest.json").read_text())["stages"][-1]
         print(f"{name:<7} {r['seconds']:7.1f} s  tree peak {r['peak_gib']:5.2f} GiB  select.tasks stage "
               f"{stage['seconds']:6.1f} s, run's peak {stage['peak_rss_mib']:7.1f} MiB  kept {stage['kept']:,} "
               f"(tasks {', '.join(stage['stats']['kept_tasks'])})", flush=True)
-    same = all((runs["now"] / f).read_bytes() == (runs["before"] / f).read_bytes()
-               for f in ("final.parquet", "rejected.parquet"))
-    print(f"final.parquet and rejected.parquet identical to before: {'yes' if same else 'NO'}")
-
+    print(f"final.parquet and rejected.parquet identical to before: "
+          f"{'yes' if same_files(runs['now'], runs['before']) else 'NO'}")
 
 if __name__ == "__main__":
     main()
