@@ -96,8 +96,10 @@ def test_preselect_learns_what_strong_records_look_like_and_keeps_them(tmp_path)
 
 
 def test_preselect_reads_and_scores_the_pool_in_chunks_and_the_chunks_change_nothing(tmp_path, monkeypatch):
-    """The classifier scores the pool chunk by chunk (never every text in memory at once); with
-    chunks of 7 records the selection, scores and ledger are those of one chunk."""
+    """The classifier scores the pool chunk by chunk (never every text in memory at once), each
+    chunk spread over worker processes; with chunks of 7 records so spread, the selection, scores
+    and ledger are those of one chunk scored in this process."""
+    import curate.models.fasttext_model as ft
     import curate.steps.select.preselect as preselect
     write_jsonl(tmp_path / "pool.jsonl", _pool(30) + [{"instruction": f"Say something about topic {k}.",
                                                        "output": f"Topic {k} is fine.", "score_predictive": None}
@@ -106,6 +108,7 @@ def test_preselect_reads_and_scores_the_pool_in_chunks_and_the_chunks_change_not
     steps = [{"use": "select.preselect", "with": {"min_positives": 10, "fraction": 0.4, "epoch": 25, "lr": 0.5}}]
     whole = run_recipe(tmp_path / "whole", inputs, steps)
     monkeypatch.setattr(preselect, "CLASSIFY_ROWS", 7)
+    monkeypatch.setattr(ft, "PARALLEL_MIN", 3)
     chunked = run_recipe(tmp_path / "chunked", inputs, steps)
     assert whole.final().height == 34
     for name in ("final.parquet", "rejected.parquet"):

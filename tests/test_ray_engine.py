@@ -479,7 +479,7 @@ def test_preselect_trains_on_the_driver_and_its_classifier_scores_the_pool_on_th
         steps=[{"use": "select.preselect", "with": {"strength": "strength", "min_positives": 10, "fraction": 0.3,
                                                     "epoch": 25, "lr": 0.5}}])
     local = run(recipe, out=tmp_path / "local")
-    monkeypatch.setattr(ft, "predict_all", lambda *a: (_ for _ in ()).throw(
+    monkeypatch.setattr(ft, "predict_many", lambda *a, **k: (_ for _ in ()).throw(
         AssertionError("the driver scored records with the classifier")))
     on_ray = run(recipe, out=tmp_path / "ray", engine="ray", workers=2)
     stats = [dict(result.manifest["stages"][1]["stats"]) for result in (local, on_ray)]

@@ -109,9 +109,10 @@ class SelectPreselect(ChunkedScoring, Step):
         return fixed_spans(n, CLASSIFY_ROWS) or [(0, 0)]
 
     def scored(self, chunk: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
-        """`score_preselect` of a chunk: the positive label's probability."""
-        from ...models.fasttext_model import load, predict_all
-        probability = predict_all(load(self.classifier), chunk["_text"].to_list())["pos"]
+        """`score_preselect` of a chunk: the positive label's probability (a chunk spread over the
+        cores, as `normalize.text` spreads a batch; the same numbers as in one process)."""
+        from ...models.fasttext_model import predict_many
+        probability = predict_many(self.classifier, chunk["_text"].to_list())["pos"]
         return pl.DataFrame({"score_preselect": pl.Series(probability, dtype=pl.Float64)}), {}
 
     def decide_scored(self, frame: pl.DataFrame, scores: pl.DataFrame, stats: dict) -> Decisions:
