@@ -43,7 +43,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def tree_rss(root: psutil.Process) -> int:
     total = 0
-    for proc in [root, *root.children(recursive=True)]:
+    try:
+        children = root.children(recursive=True)
+    except psutil.Error:                                  # the run has just ended
+        children = []
+    for proc in [root, *children]:
         try:
             total += proc.memory_info().rss
         except psutil.Error:
