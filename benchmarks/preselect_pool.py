@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import ROOT, same_files, timed_run  # noqa: E402
+from scale import ROOT, baseline_env, same_files, timed_run  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "preselect_pool"
 
@@ -41,16 +38,6 @@ def pool(n: int, every: int) -> Path:
     return make_records.records_with(n, WORK / f"pool-{n}-{every}.jsonl", strength)
 
 
-def baseline_tree(commit: str) -> Path:
-    """The baseline's code, checked out once beside the work files."""
-    folder = WORK / f"baseline-{commit}"
-    if not (folder / "curate").is_dir():
-        shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=True)
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), commit], check=True)
-    return folder
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -62,7 +49,7 @@ def main() -> None:
     recipe.write_text(yaml.safe_dump({"name": "preselect", "steps": [
         {"use": "select.preselect", "with": {"strength": "strength"}}], "inputs": [
         {"path": str(records), "format": "alpaca", "keep": ["strength"]}]}, sort_keys=False))
-    old = {**os.environ, "PYTHONPATH": str(baseline_tree(args.baseline))}
+    old = baseline_env(args.baseline)
     runs = {}
     for name, engine, env in (("before", (), old), ("local", (), None),
                               ("ray-2", ("--engine", "ray", "--workers", "2"), None)):

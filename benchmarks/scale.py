@@ -88,6 +88,17 @@ def timed_run(recipe: Path, out: Path, log: Path, args: tuple = (), env: dict | 
     return r, Path(log.read_text().strip().splitlines()[-1])
 
 
+def baseline_env(commit: str) -> dict:
+    """The environment that runs an earlier commit's code (a git worktree of it, checked out once
+    under benchmarks/work/baselines) with this interpreter: for before/after benchmarks."""
+    folder = ROOT / "benchmarks" / "work" / "baselines" / commit
+    if not (folder / "curate").is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), commit], check=True)
+    return {**os.environ, "PYTHONPATH": str(folder)}
+
+
 def same_files(a: Path, b: Path) -> bool:
     """Whether two runs' final.parquet and rejected.parquet are byte-identical."""
     return all((a / f).read_bytes() == (b / f).read_bytes() for f in ("final.parquet", "rejected.parquet"))

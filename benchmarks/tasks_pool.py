@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from preselect_pool import baseline_tree  # noqa: E402
-from scale import ROOT, same_files, timed_run  # noqa: E402
+from scale import ROOT, baseline_env, same_files, timed_run  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "tasks_pool"
 
@@ -45,7 +43,7 @@ def main() -> None:
     recipe.write_text(yaml.safe_dump({"name": "tasks", "steps": [
         {"use": "select.tasks", "with": {"target": str(WORK / "target.jsonl"), "group_by": "group"}}], "inputs": [
         {"path": str(records), "format": "alpaca", "keep": ["group"]}]}, sort_keys=False))
-    old = {**os.environ, "PYTHONPATH": str(baseline_tree(args.baseline))}
+    old = baseline_env(args.baseline)
     runs = {}
     for name, env in (("warm-up", None), ("before", old), ("now", None)):
         r, runs[name] = timed_run(recipe, WORK / "runs" / name, WORK / f"{name}.log", (), env)

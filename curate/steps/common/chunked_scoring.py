@@ -96,7 +96,8 @@ class ChunkedScoring(ComputedElsewhere):
         given = self.take_computed()     # on Ray: the workers' scores, with `prepare_scoring`'s stats
         if given is None:
             from ...progress import Progress
-            parts = [(None, self.prepare_scoring(data))]
+            prepared = self.prepare_scoring(data)
+            parts = []
             bar = Progress()
             with bar:
                 task = bar.task(f"{self.name}: scoring", total=frame.height)
@@ -105,7 +106,8 @@ class ChunkedScoring(ComputedElsewhere):
                         self.score_columns(data.slice(offset, rows)).collect()
                     parts.append(self.scored(chunk))
                     bar.advance(task, rows)
-            given = (pl.concat([p for p, _ in parts[1:]], how="vertical"), merged_stats([s for _, s in parts]))
+            given = (pl.concat([p for p, _ in parts], how="vertical"),
+                     merged_stats([prepared] + [s for _, s in parts]))
         if given[0].height != frame.height:
             raise RuntimeError(f"{given[0].height} scored rows for {frame.height} records")
         return self.decide_scored(frame, *given)
